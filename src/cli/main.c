@@ -1,0 +1,7 @@
+/* danshari — one binary, subcommands. Dispatch lives in cli.c. */
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
+{
+	return ds_cli_main(argc, argv);
+}
