@@ -100,14 +100,15 @@ run: $(BUILD)/danshari
 
 # libFuzzer targets: clang, all library code rebuilt with the fuzzer's sanitizers.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
-FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc $(WARN) -O1 -g $(PKG_CFLAGS) \
                -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DDS_FUZZ=1
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
-build-fuzz/obj/%.o: %.c
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
-build-fuzz/%: fuzz/%.c $(FUZZ_LIB_OBJ)
+$(FUZZ_BUILD)/%: fuzz/%.c $(FUZZ_LIB_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 fuzz: deps-test $(FUZZ_BIN)
 fuzz-run: fuzz
