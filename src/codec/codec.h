@@ -92,4 +92,89 @@ int ds_dec_finish(struct ds_dec *d) DS_MUST_USE;
 /* True if s[0..n) is valid UTF-8 with no NUL and no overlong forms or surrogates. */
 bool ds_utf8_valid(const uint8_t *s, size_t n);
 
+/* ---- Canonical value encoding (codec_value.c; owner: ledger helper) -------
+ * JSON-like values for transaction args, contract call args/returns and
+ * events. One tag byte, then:
+ *   0x00 null    0x01 false    0x02 true
+ *   0x03 int     uvar zigzag(int64): (v << 1) ^ (v >> 63)
+ *   0x04 string  uvar length, UTF-8 bytes (ds_utf8_valid: no NUL)
+ *   0x05 bytes   uvar length, raw bytes
+ *   0x06 array   uvar count, count values
+ *   0x07 map     uvar count, count × (uvar key length, UTF-8 key, value);
+ *                keys strictly increasing in bytewise order (a proper
+ *                prefix sorts first), hence no duplicates
+ * Strict: unknown tag DS_ETAG, nesting deeper than DS_VALUE_DEPTH_MAX or a
+ * count/length past its maximum DS_ETOOBIG, unsorted or duplicate keys and
+ * bad UTF-8 DS_EINVAL, non-minimal uvar DS_ENONMINIMAL, short input
+ * DS_ETRUNC, bytes after the value DS_ETRAILING. Exactly one encoding per
+ * value, so Encode(Decode(x)) == x. Nothing here allocates. */
+#define DS_VALUE_DEPTH_MAX 32          /* a scalar at top level has depth 1 */
+#define DS_VALUE_LEN_MAX (1u << 20)    /* bytes of one string or bytes value */
+#define DS_VALUE_COUNT_MAX (1u << 16)  /* elements of one array or map */
+#define DS_VALUE_KEY_MAX 256           /* bytes of one map key */
+
+enum ds_value_kind {
+	DS_VALUE_NULL = 0,
+	DS_VALUE_FALSE = 1,
+	DS_VALUE_TRUE = 2,
+	DS_VALUE_INT = 3,
+	DS_VALUE_STR = 4,
+	DS_VALUE_BYTES = 5,
+	DS_VALUE_ARRAY = 6,
+	DS_VALUE_MAP = 7,
+};
+
+/* One decoded, fully validated value. Pointers borrow the input buffer. */
+struct ds_value {
+	enum ds_value_kind kind;
+	int64_t i;           /* DS_VALUE_INT */
+	const uint8_t *p;    /* STR/BYTES: the data; ARRAY/MAP: the encoded elements */
+	size_t len;          /* bytes at p */
+	uint32_t count;      /* ARRAY/MAP: number of elements (map: pairs) */
+	const uint8_t *enc;  /* the whole encoding of this value (tag included) */
+	size_t enc_len;
+};
+
+/* Checks that p[0..len) is exactly one valid value. Returns 0 or an error above. */
+int ds_value_check(const uint8_t *p, size_t len) DS_MUST_USE;
+/* Reads and validates (recursively) the one value at the start of p and sets
+ * *used to its length; bytes after it are left alone (not an error). */
+int ds_value_read(struct ds_value *out, size_t *used, const uint8_t *p, size_t len) DS_MUST_USE;
+/* Like ds_value_check, and fills *out; trailing bytes are DS_ETRAILING. */
+int ds_value_parse(struct ds_value *out, const uint8_t *p, size_t len) DS_MUST_USE;
+
+/* Iterates an ARRAY or MAP value produced by the functions above. */
+struct ds_value_iter {
+	const uint8_t *p;
+	size_t len;
+	size_t pos;
+	uint32_t left;
+	bool map;
+};
+void ds_value_iter_init(struct ds_value_iter *it, const struct ds_value *container);
+/* Returns 1 and the next item (and, for maps, its key: borrowed, not
+ * NUL-terminated; key may be NULL for arrays), 0 at the end. The container
+ * was validated when read, so there is no error case. */
+int ds_value_iter_next(struct ds_value_iter *it, const uint8_t **key, size_t *key_len,
+		       struct ds_value *item);
+/* Looks key up in a MAP. Returns 0 and *out, DS_ENOTFOUND, or DS_EINVAL
+ * when map is not a MAP. Linear in the map size (maps are small). */
+int ds_value_map_get(struct ds_value *out, const struct ds_value *map, const char *key,
+		     size_t key_len) DS_MUST_USE;
+
+/* Builders: append one value (or a container header) to e. The caller emits
+ * exactly `count` elements after an array header and `count` (key, value)
+ * pairs after a map header, keys in strictly increasing bytewise order;
+ * ds_value_check on the result catches mistakes. Strings that are not valid
+ * UTF-8 and lengths/counts over the maxima set e->err = DS_EINVAL/DS_ETOOBIG. */
+void ds_value_enc_null(struct ds_enc *e);
+void ds_value_enc_bool(struct ds_enc *e, bool v);
+void ds_value_enc_int(struct ds_enc *e, int64_t v);
+void ds_value_enc_str(struct ds_enc *e, const void *s, size_t n);
+void ds_value_enc_bytes(struct ds_enc *e, const void *p, size_t n);
+void ds_value_enc_array(struct ds_enc *e, uint32_t count);
+void ds_value_enc_map(struct ds_enc *e, uint32_t count);
+void ds_value_enc_key(struct ds_enc *e, const void *key, size_t n);
+/* ---- end of canonical value encoding ------------------------------------- */
+
 #endif

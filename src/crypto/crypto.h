@@ -57,10 +57,19 @@ int ds_ed25519_seed_keypair(uint8_t pk[DS_PK_LEN], uint8_t sk[DS_SK_LEN],
 			    const uint8_t seed[DS_SEED_LEN]) DS_MUST_USE;
 void ds_ed25519_sign(uint8_t sig[DS_SIG_LEN], const void *msg, size_t len,
 		     const uint8_t sk[DS_SK_LEN]);
-/* Returns 0 if valid, DS_ESIG otherwise. The acceptance rule (the same on
- * every node) is stated in docs/PROTOCOL.md. */
+/* Returns 0 if valid, DS_ESIG otherwise. The acceptance rule must be the same
+ * on every node (docs/PROTOCOL.md, "Ed25519 verification rule"): S < L; A
+ * canonical (y < p); neither A nor R a small-order point in any encoding;
+ * cofactorless check that encode([S]B - [k]A) equals R byte for byte, with
+ * k = SHA-512(R || A || msg) mod L. It is libsodium's, pinned by the unit
+ * tests against the CCTV edge cases; OpenSSL's rule differs. */
 int ds_ed25519_verify(const uint8_t sig[DS_SIG_LEN], const void *msg, size_t len,
 		      const uint8_t pk[DS_PK_LEN]) DS_MUST_USE;
+/* Same rule, for a signature and key whose lengths come from outside (API,
+ * CLI, files): DS_ESIG unless sig_len == DS_SIG_LEN, pk_len == DS_PK_LEN and
+ * the signature verifies. A truncated or padded signature is never valid. */
+int ds_ed25519_verify_checked(const uint8_t *sig, size_t sig_len, const void *msg, size_t len,
+			      const uint8_t *pk, size_t pk_len) DS_MUST_USE;
 
 /* X25519 (RFC 7748). ds_x25519 returns DS_ECRYPTO if the shared secret is
  * all zero (low-order peer point): callers must refuse such a peer. */
@@ -75,6 +84,19 @@ int ds_aead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad
 		    const uint8_t nonce[DS_AEAD_NONCE_LEN], const uint8_t key[DS_AEAD_KEY_LEN]) DS_MUST_USE;
 int ds_aead_decrypt(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
 		    const uint8_t nonce[DS_AEAD_NONCE_LEN], const uint8_t key[DS_AEAD_KEY_LEN]) DS_MUST_USE;
+/* Length-checked decrypt for keys, nonces and ciphertexts read from outside
+ * (disk, wire): the wrappers support exactly one parameter set, a 32-byte key,
+ * a 12-byte (X: 24-byte) nonce and a 16-byte tag appended to the ciphertext.
+ * Returns 0; DS_EINVAL if key_len or nonce_len differ (no other size is
+ * supported, none is padded or truncated), or if m_cap < clen - tag;
+ * DS_ECRYPTO if clen < DS_AEAD_TAG_LEN or the tag does not verify. m may be
+ * NULL only when m_cap is 0. */
+int ds_aead_decrypt_checked(uint8_t *m, size_t m_cap, const uint8_t *c, size_t clen,
+			    const uint8_t *ad, size_t adlen, const uint8_t *nonce, size_t nonce_len,
+			    const uint8_t *key, size_t key_len) DS_MUST_USE;
+int ds_xaead_decrypt_checked(uint8_t *m, size_t m_cap, const uint8_t *c, size_t clen,
+			     const uint8_t *ad, size_t adlen, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *key, size_t key_len) DS_MUST_USE;
 /* XChaCha20-Poly1305: random 24-byte nonces are safe (private store at rest). */
 int ds_xaead_encrypt(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
 		     const uint8_t nonce[DS_XAEAD_NONCE_LEN], const uint8_t key[DS_AEAD_KEY_LEN]) DS_MUST_USE;

@@ -5,8 +5,12 @@
  * Domain separation: every signed or hashed object starts its signed/hashed
  * bytes with an ASCII tag (no length, no NUL) followed by the chain id as a
  * codec `str`, so a signature is never valid on another chain or as another
- * message type. Decoded structs borrow variable-length fields (args, tx bytes)
- * from the input buffer: keep the buffer alive while the struct is used. */
+ * message type. Transactions and headers carry their own version byte first
+ * and the chain id right after it, so for them the signed/hashed bytes are
+ * exactly tag || encoding (= tag || u8 version || str chain_id || ...).
+ * Decoded structs borrow variable-length fields (args, tx bytes)
+ * from the input buffer: keep the buffer alive while the struct is used.
+ * Byte layouts: docs/parts/ledger.md (merged into docs/PROTOCOL.md). */
 #ifndef DS_LEDGER_H
 #define DS_LEDGER_H
 
@@ -49,7 +53,8 @@ struct ds_tx {
 	uint8_t sig[DS_SIG_LEN];
 };
 
-/* Block header (hash = SHA-256(DS_TAG_HEADER || chain_id || header encoding)). */
+/* Block header (hash = SHA-256(DS_TAG_HEADER || header encoding); the
+ * encoding starts with the version byte and str(chain_id)). */
 struct ds_header {
 	uint8_t version; /* 1 */
 	char chain_id[DS_CHAIN_ID_MAX + 1];
@@ -110,5 +115,159 @@ struct ds_valset {
 
 /* Receipt of one executed transaction. */
 enum ds_tx_status { DS_TX_OK = 0, DS_TX_FAILED = 1 };
+
+#define DS_RECEIPT_ERROR_MAX 256   /* bytes of a failed call's error text */
+#define DS_RECEIPT_EVENTS_MAX 64   /* events per receipt */
+#define DS_EVENT_VALUE_MAX (16u << 10) /* bytes of one event's encoded value */
+#define DS_RECEIPT_RETURN_MAX (64u << 10) /* bytes of the encoded return value */
+#define DS_BLOCK_MAX (32u << 20)   /* bytes of one encoded block */
+#define DS_HEADER_MAX 512          /* bytes of one encoded header (upper bound) */
+#define DS_QC_MAX (DS_VOTE_DATA_MAX + 5 + DS_VALIDATORS_MAX * (5 + DS_SIG_LEN))
+#define DS_VOTE_DATA_MAX (5 * 10 + 3 * DS_HASH_LEN)
+#define DS_VALSET_MAX (10 + 5 + DS_VALIDATORS_MAX * (DS_PK_LEN + 10))
+/* Tag || body of the largest transaction: what ds_tx_sign/verify need as scratch. */
+#define DS_TX_SCRATCH_LEN (sizeof(DS_TAG_TX) - 1 + DS_TX_MAX)
+
+/* One event emitted by a call: a name and a canonical value (borrowed). */
+struct ds_event {
+	char name[DS_NAME_MAX + 1];
+	const uint8_t *value;
+	size_t value_len;
+};
+
+/* Receipt (hash = SHA-256(DS_TAG_RECEIPT || encoding)). tx_id binds the
+ * receipt to its transaction so a results root proves "tx T had outcome R".
+ * error is empty when status is DS_TX_OK. ret is the call's return value,
+ * a canonical value (null when the call returned nothing); borrowed. */
+struct ds_receipt {
+	uint8_t version; /* 1 */
+	uint8_t tx_id[DS_HASH_LEN];
+	uint8_t status;  /* enum ds_tx_status */
+	char error[DS_RECEIPT_ERROR_MAX + 1];
+	uint64_t gas_used; /* instructions metered by the VM */
+	uint32_t nevents;
+	struct ds_event events[DS_RECEIPT_EVENTS_MAX];
+	const uint8_t *ret;
+	size_t ret_len;
+};
+
+/* A decoded block: the header and its transactions, still encoded (each one
+ * validated by ds_block_decode); iterate with ds_block_tx_next. Borrowed. */
+struct ds_block {
+	struct ds_header header;
+	const uint8_t *txs; /* tx_count × bytes(tx encoding) */
+	size_t txs_len;
+};
+
+/* Names: module/contract, method and event names are 1..DS_NAME_MAX bytes of
+ * [a-z0-9_.]; chain ids 1..DS_CHAIN_ID_MAX bytes of [a-z0-9._-]. */
+bool ds_ledger_name_valid(const char *s);
+bool ds_ledger_chain_id_valid(const char *s);
+
+/* All encoders write to out (cap bytes; out may be NULL to measure) and set
+ * *out_len. They return 0, DS_EINVAL when the struct breaks a rule its
+ * decoder enforces (so we never emit what we would refuse), or DS_ETOOBIG
+ * when cap is too small. All decoders are strict: exactly one encoding is
+ * accepted per value, anything else returns an error (DS_ETRUNC,
+ * DS_ETRAILING, DS_EVERSION, DS_ETOOBIG, DS_ERANGE, DS_EINVAL, ...) and
+ * leaves the output struct zeroed. Decoders never allocate; borrowed fields
+ * point into the input. */
+
+/* Transactions. body = u8 version || str chain_id || fixed32 sender ||
+ * uvar nonce || uvar expiry_height || str target || str method || bytes args;
+ * tx = body || fixed64 sig. Signed bytes: DS_TAG_TX || body.
+ * Id: SHA-256(DS_TAG_TXID || body) (signature excluded). */
+int ds_tx_encode_body(uint8_t *out, size_t cap, size_t *out_len, const struct ds_tx *tx) DS_MUST_USE;
+int ds_tx_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_tx *tx) DS_MUST_USE;
+/* Decodes body || sig. */
+int ds_tx_decode(struct ds_tx *tx, const uint8_t *p, size_t len) DS_MUST_USE;
+/* Decodes an unsigned body (the "unsigned tx" file); tx->sig is zeroed. */
+int ds_tx_decode_body(struct ds_tx *tx, const uint8_t *p, size_t len) DS_MUST_USE;
+/* ds_tx_decode (with_sig) or ds_tx_decode_body, and on error *field names
+ * where decoding stopped ("length", "version", "chain_id", "sender", "nonce",
+ * "expiry_height", "target", "method", "args", "signature", "end" for
+ * trailing bytes) so tools can say what is wrong; NULL on success. */
+int ds_tx_decode_diag(struct ds_tx *tx, const char **field, const uint8_t *p, size_t len,
+		      bool with_sig) DS_MUST_USE;
+/* Id of a valid tx (DS_EINVAL if its fields break the rules). No scratch:
+ * the body is hashed in pieces. */
+int ds_tx_id(uint8_t id[DS_HASH_LEN], const struct ds_tx *tx) DS_MUST_USE;
+/* Id from the encoded body bytes (e.g. the first len-64 bytes of a decoded tx). */
+void ds_tx_id_body(uint8_t id[DS_HASH_LEN], const uint8_t *body, size_t body_len);
+/* Signs tx in place with sk (seed || pk). scratch must hold
+ * DS_TX_SCRATCH_LEN bytes (or at least tag + body): Ed25519 needs the whole
+ * message contiguous. Returns 0, DS_EPERM if sk's public key is not
+ * tx->sender, DS_EINVAL for an invalid tx, DS_ETOOBIG for a short scratch. */
+int ds_tx_sign(struct ds_tx *tx, const uint8_t sk[DS_SK_LEN], uint8_t *scratch,
+	       size_t scratch_cap) DS_MUST_USE;
+/* Returns 0 if tx->sig is the sender's valid signature, DS_ESIG if not,
+ * DS_EINVAL / DS_ETOOBIG as for ds_tx_sign. */
+int ds_tx_verify(const struct ds_tx *tx, uint8_t *scratch, size_t scratch_cap) DS_MUST_USE;
+
+/* Headers. Hash = SHA-256(DS_TAG_HEADER || encoding). */
+int ds_header_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_header *h) DS_MUST_USE;
+int ds_header_decode(struct ds_header *h, const uint8_t *p, size_t len) DS_MUST_USE;
+int ds_header_hash(uint8_t hash[DS_HASH_LEN], const struct ds_header *h) DS_MUST_USE;
+
+/* Blocks: header encoding || uvar tx_count || tx_count × bytes(tx).
+ * The decoder checks tx_count == header.tx_count <= DS_BLOCK_TXS_MAX, each tx
+ * decodes and carries the header's chain id, and header.tx_root is the
+ * RFC 6962 root over the tx ids. Signatures are NOT checked here (that is
+ * the mempool's/consensus' parallel job). The block hash is the header hash.
+ * txs[i] are encoded transactions (body || sig), borrowed. */
+int ds_block_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_header *h,
+		    const struct ds_iov *txs, size_t ntxs) DS_MUST_USE;
+int ds_block_decode(struct ds_block *b, const uint8_t *p, size_t len) DS_MUST_USE;
+/* Iterates a decoded block's transactions: returns 1 with the next tx's
+ * encoding (borrowed), 0 at the end. *pos starts at 0. */
+int ds_block_tx_next(const struct ds_block *b, size_t *pos, const uint8_t **tx, size_t *tx_len);
+/* RFC 6962 Merkle tree hash over 32-byte leaves (tx ids, receipt hashes):
+ * leaf = SHA-256(0x00 || id), node = SHA-256(0x01 || left || right), empty
+ * tree = SHA-256(""). Streaming, no allocation. */
+void ds_ledger_merkle_root(uint8_t root[DS_HASH_LEN], const uint8_t (*ids)[DS_HASH_LEN], size_t n);
+
+/* Votes: encoding = uvar epoch || uvar round || uvar height || fixed32
+ * block_hash || uvar parent_round || fixed32 parent_hash || uvar
+ * commit_height || fixed32 commit_hash. Signed bytes (written to out,
+ * at most sizeof(DS_TAG_VOTE) + 1 + DS_CHAIN_ID_MAX + DS_VOTE_DATA_MAX):
+ * DS_TAG_VOTE || str(chain_id) || encoding. */
+int ds_vote_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_vote_data *v) DS_MUST_USE;
+int ds_vote_decode(struct ds_vote_data *v, const uint8_t *p, size_t len) DS_MUST_USE;
+#define DS_VOTE_SIGNING_MAX (sizeof(DS_TAG_VOTE) + 1 + DS_CHAIN_ID_MAX + DS_VOTE_DATA_MAX)
+int ds_vote_signing_bytes(uint8_t *out, size_t cap, size_t *out_len, const struct ds_vote_data *v,
+			  const char *chain_id) DS_MUST_USE;
+void ds_vote_sign(uint8_t sig[DS_SIG_LEN], const struct ds_vote_data *v, const char *chain_id,
+		  const uint8_t sk[DS_SK_LEN]);
+
+/* QCs: vote encoding || uvar nsigs || nsigs × (uvar index || fixed64 sig).
+ * The decoder checks nsigs <= DS_VALIDATORS_MAX and indices strictly
+ * increasing and < DS_VALIDATORS_MAX; ds_qc_verify checks the rest. */
+int ds_qc_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_qc *qc) DS_MUST_USE;
+int ds_qc_decode(struct ds_qc *qc, const uint8_t *p, size_t len) DS_MUST_USE;
+/* Quorum of a set of n validators: floor(2n/3) + 1 (2f+1 for n = 3f+1). */
+uint32_t ds_qc_quorum(uint32_t n);
+/* Verifies qc against the epoch's validator set: qc->vote.epoch == vs->epoch
+ * (else DS_EINVAL), indices strictly increasing and < vs->n (else DS_EINVAL),
+ * every signature valid over the vote's signed bytes (else DS_ESIG), and at
+ * least ds_qc_quorum(vs->n) of them (else DS_EPROOF). Returns 0 if all hold. */
+int ds_qc_verify(const struct ds_qc *qc, const struct ds_valset *vs, const char *chain_id) DS_MUST_USE;
+
+/* Validator sets: uvar epoch || uvar n || n × (fixed32 pk || uvar power).
+ * 1 <= n <= DS_VALIDATORS_MAX, keys distinct, power == 1 (v1).
+ * Hash = SHA-256(DS_TAG_VALSET || encoding). */
+int ds_valset_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_valset *vs) DS_MUST_USE;
+int ds_valset_decode(struct ds_valset *vs, const uint8_t *p, size_t len) DS_MUST_USE;
+int ds_valset_hash(uint8_t hash[DS_HASH_LEN], const struct ds_valset *vs) DS_MUST_USE;
+
+/* Receipts: u8 version || fixed32 tx_id || u8 status || str error ||
+ * uvar gas_used || uvar nevents || nevents × (str name || bytes value) ||
+ * bytes ret. Values and ret are canonical values (codec.h); error must be
+ * empty iff status is DS_TX_OK. */
+int ds_receipt_encode(uint8_t *out, size_t cap, size_t *out_len, const struct ds_receipt *r) DS_MUST_USE;
+int ds_receipt_decode(struct ds_receipt *r, const uint8_t *p, size_t len) DS_MUST_USE;
+/* Hash needs the encoding; scratch must hold it (ds_receipt_encode with
+ * out == NULL gives the size). */
+int ds_receipt_hash(uint8_t hash[DS_HASH_LEN], const struct ds_receipt *r, uint8_t *scratch,
+		    size_t scratch_cap) DS_MUST_USE;
 
 #endif
