@@ -16,7 +16,7 @@ mkdir -p "$logdir"
 run_suite() { # name timeout_s command...
   local name=$1 tmo=$2; shift 2
   if [ -n "$only" ] && [[ "$name" != *$only* ]]; then return; fi
-  local log="$logdir/$name.log"
+  local log="$logdir/${name//\//_}.log"
   local t0=$SECONDS
   CMOCKA_MESSAGE_OUTPUT=TAP timeout -k 10 "$tmo" "$@" >"$log" 2>&1
   local rc=$?
