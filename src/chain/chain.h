@@ -1,0 +1,192 @@
+/* chain — a node's ledger on the store: genesis, block commit (execute and
+ * write everything in one LMDB transaction), reads with proofs, and the
+ * checks a proposer and a voter need for the next header.
+ *
+ * Layout on disk: HOME/data/ is the LMDB environment (see docs/PROTOCOL.md
+ * "Chain store" for the tables). A block at height h is committed only with
+ * a QC that finalises it; genesis (height 0) is final by definition and
+ * carries no QC.
+ *
+ * Lagged execution: header h carries exec_height x (< h) and the state root
+ * and results root after executing blocks 0..x. The proposer sets x to its
+ * committed tip; a voter accepts the header only if it has executed x and
+ * the roots match (ds_chain_check_header).
+ *
+ * Threads: one writer (the node loop) calls commit; any thread may call the
+ * read functions (each takes its own read transaction). */
+#ifndef DS_CHAIN_H
+#define DS_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+struct ds_chain;
+
+/* Chain parameters fixed in genesis (governance may change some later). */
+struct ds_chain_params {
+	uint64_t max_tx_lifetime; /* blocks: expiry_height <= height + this */
+	uint32_t block_txs_max;   /* <= DS_BLOCK_TXS_MAX */
+	uint64_t retain_versions; /* SMT versions kept; 0 = keep all */
+};
+
+/* An initial state write (key/value borrowed). */
+struct ds_kv {
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *val;
+	size_t val_len;
+};
+
+struct ds_genesis {
+	char chain_id[DS_CHAIN_ID_MAX + 1];
+	uint64_t time_ms;
+	struct ds_valset valset; /* epoch 0 */
+	struct ds_chain_params params;
+	const struct ds_kv *state; /* initial state (system modules' records) */
+	size_t nstate;
+};
+
+struct ds_chain_options {
+	bool no_sync;          /* tests only: skip fsync */
+	uint64_t map_size_max; /* 0: store default */
+};
+
+/* Opens HOME/data, creating it from genesis on first use. On reopen the
+ * stored genesis hash must equal the given genesis' hash, else DS_ECHAIN.
+ * *out owned on success. */
+int ds_chain_open(struct ds_chain **out, const char *home, const struct ds_genesis *g,
+		  const struct ds_chain_options *opts) DS_MUST_USE;
+void ds_chain_close(struct ds_chain *c);
+
+/* Hash of the genesis header (identifies the chain beyond its id). */
+void ds_chain_genesis_hash(const struct ds_chain *c, uint8_t out[DS_HASH_LEN]);
+const char *ds_chain_id(const struct ds_chain *c);
+const struct ds_chain_params *ds_chain_params(const struct ds_chain *c);
+
+struct ds_chain_tip {
+	uint64_t height;
+	uint8_t hash[DS_HASH_LEN];
+	struct ds_header header;
+	uint64_t txs_total; /* transactions committed since genesis */
+};
+int ds_chain_tip(struct ds_chain *c, struct ds_chain_tip *out) DS_MUST_USE;
+
+/* Validator set of an epoch (epoch 0 from genesis). */
+int ds_chain_valset(struct ds_chain *c, uint64_t epoch, struct ds_valset *out) DS_MUST_USE;
+
+/* For a proposer: fills every field of the next header except round, time,
+ * proposer, tx_count and tx_root, for a block whose parent is `parent`
+ * (hash parent_hash). The parent may be uncommitted: `pending` lists the
+ * hashes of the uncommitted blocks from the one after the committed tip up to
+ * and including the parent, oldest first (npending may be 0 when the parent
+ * is the tip), so the history root can be computed. */
+int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct ds_header *parent,
+			 const uint8_t parent_hash[DS_HASH_LEN],
+			 const uint8_t (*pending)[DS_HASH_LEN], size_t npending) DS_MUST_USE;
+
+/* For a voter: checks a proposed header against its parent and what this node
+ * has executed: chain id, version, height = parent+1, parent hash, epoch and
+ * valset hash, time > parent time, exec_height in [parent.exec_height,
+ * height-1] and executed here with matching state/results roots (DS_EAGAIN if
+ * this node has not executed exec_height yet), history root (pending as in
+ * next_header). Returns 0 or an error; `why` (optional) gets a static reason. */
+int ds_chain_check_header(struct ds_chain *c, const struct ds_header *h,
+			  const struct ds_header *parent, const uint8_t parent_hash[DS_HASH_LEN],
+			  const uint8_t (*pending)[DS_HASH_LEN], size_t npending,
+			  const char **why) DS_MUST_USE;
+
+/* Commits block `block` (encoded, as ds_block_encode) with the QC that
+ * finalises it: checks the links (height = tip+1, parent = tip hash, tx root,
+ * history root, exec roots as in check_header, QC valid for the epoch's
+ * validator set and naming this block or a descendant — when `qc_final` is
+ * false the QC names a descendant and is stored as given), executes every
+ * transaction, and writes block, tx index, receipts, state, SMT nodes and
+ * roots in ONE store transaction. preverified[i] true: tx i's signature was
+ * already checked on this node (may be NULL). On any error nothing is
+ * written. DS_EFULL: disk full (the node must stop). */
+int ds_chain_commit(struct ds_chain *c, const uint8_t *block, size_t block_len,
+		    const struct ds_qc *qc, const bool *preverified) DS_MUST_USE;
+
+/* True if tx id was committed (replay protection for the mempool). */
+bool ds_chain_tx_seen(struct ds_chain *c, const uint8_t id[DS_HASH_LEN]);
+
+/* Reads. Each fills a ds_buf owned by the caller (appended to). */
+/* Encoded block at height (as committed) and its QC encoding. */
+int ds_chain_block(struct ds_chain *c, uint64_t height, struct ds_buf *block,
+		   struct ds_buf *qc) DS_MUST_USE;
+int ds_chain_height_of(struct ds_chain *c, const uint8_t hash[DS_HASH_LEN],
+		       uint64_t *height) DS_MUST_USE;
+
+/* A committed transaction: its encoding, receipt encoding, position and an
+ * RFC 6962 inclusion proof of its id under the block's tx_root. */
+struct ds_chain_txinfo {
+	uint64_t height;
+	uint32_t index;
+	uint32_t tx_count;
+	struct ds_buf tx;       /* tx encoding */
+	struct ds_buf receipt;  /* receipt encoding (present once executed) */
+	bool executed;
+	struct ds_buf proof;    /* concatenated 32-byte hashes */
+};
+void ds_chain_txinfo_init(struct ds_chain_txinfo *t);
+void ds_chain_txinfo_free(struct ds_chain_txinfo *t);
+int ds_chain_tx(struct ds_chain *c, const uint8_t id[DS_HASH_LEN],
+		struct ds_chain_txinfo *out) DS_MUST_USE;
+
+/* A state value (latest executed version by default) with its SMT proof.
+ * at_height = UINT64_MAX: latest. The proof verifies against the state root
+ * after executing `version`; `header_height` is the first committed header
+ * with exec_height == version (0 if none yet: the proof then verifies only
+ * against ds_chain_state_root). found=false: a non-inclusion proof. */
+struct ds_chain_state_proof {
+	bool found;
+	struct ds_buf value;
+	uint64_t version;
+	uint8_t root[DS_HASH_LEN];
+	uint64_t header_height;
+	struct ds_buf proof; /* ds_smt proof encoding */
+};
+void ds_chain_state_proof_init(struct ds_chain_state_proof *p);
+void ds_chain_state_proof_free(struct ds_chain_state_proof *p);
+int ds_chain_state_get(struct ds_chain *c, const uint8_t *key, size_t key_len, uint64_t at_height,
+		       struct ds_chain_state_proof *out) DS_MUST_USE;
+/* Latest value only, no proof (fast path). DS_ENOTFOUND if absent. */
+int ds_chain_state_value(struct ds_chain *c, const uint8_t *key, size_t key_len,
+			 struct ds_buf *value) DS_MUST_USE;
+/* Prefix scan of latest values (for listings: proposals, records...); calls
+ * fn for at most `max` entries in key order; fn returning non-zero stops. */
+int ds_chain_state_scan(struct ds_chain *c, const uint8_t *prefix, size_t prefix_len, size_t max,
+			int (*fn)(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl),
+			void *arg) DS_MUST_USE;
+/* State and results roots after executing height h. */
+int ds_chain_exec_roots(struct ds_chain *c, uint64_t h, uint8_t state_root[DS_HASH_LEN],
+			uint8_t results_root[DS_HASH_LEN]) DS_MUST_USE;
+
+/* History proof: block `old` (< newest) is leaf `old` of the history root in
+ * header `newest`. proof = concatenated hashes (RFC 6962 inclusion proof in
+ * a tree of size `newest`). */
+int ds_chain_history_proof(struct ds_chain *c, uint64_t old, uint64_t newest,
+			   struct ds_buf *proof) DS_MUST_USE;
+
+/* Store statistics for metrics. */
+struct ds_chain_stats {
+	uint64_t map_bytes, used_bytes;
+};
+void ds_chain_stats(struct ds_chain *c, struct ds_chain_stats *out);
+
+/* Full re-verification of a node home from genesis (verify-chain). progress
+ * (optional) is called now and then with (height, tip). On the first bad
+ * block returns an error with *bad_height and why (a static or buffer text). */
+struct ds_verify_report {
+	uint64_t blocks, txs;
+	uint64_t bad_height;
+	char why[256];
+};
+int ds_chain_verify(const char *home, struct ds_verify_report *rep,
+		    void (*progress)(void *arg, uint64_t h, uint64_t tip), void *arg) DS_MUST_USE;
+
+#endif

@@ -1,0 +1,118 @@
+/* exec — deterministic execution of a block's transactions.
+ *
+ * Pure: state reads reach the executor through struct ds_exec_host; writes
+ * are collected in overlays (one per transaction, merged into the block's on
+ * success, dropped on failure) and returned as an ordered write set that the
+ * chain layer applies to the state tree and the latest-values table.
+ * Output depends only on the inputs: the same block on the same state gives
+ * byte-identical receipts, writes and results root on every node.
+ *
+ * State keys are namespaced by module: "<module>/" followed by the module's
+ * own key bytes (docs/PROTOCOL.md "State keys"). */
+#ifndef DS_EXEC_H
+#define DS_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+/* What the executor needs from the node's committed state. */
+struct ds_exec_host {
+	void *ctx;
+	/* Committed value of key at the parent version: 0 and *val/*len
+	 * (valid until the block's execution ends), DS_ENOTFOUND if absent,
+	 * another error aborts the whole block (I/O, corruption). */
+	int (*get)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t **val,
+		   size_t *val_len);
+	/* 1 if tx id was committed in an earlier block, 0 if not, < 0 error. */
+	int (*tx_seen)(void *ctx, const uint8_t id[DS_HASH_LEN]);
+};
+
+struct ds_exec_block_info {
+	const char *chain_id;
+	uint64_t height;
+	uint64_t time_ms;
+	uint64_t max_tx_lifetime;
+};
+
+/* One call into a module: everything a module may touch. */
+struct ds_exec_call {
+	const struct ds_exec_block_info *block;
+	const struct ds_tx *tx;           /* sender, target, method, args */
+	const uint8_t *tx_id;
+	uint32_t tx_index;
+	/* State within the calling module's namespace (the prefix is added by
+	 * the executor). get returns DS_ENOTFOUND when absent. */
+	int (*get)(struct ds_exec_call *call, const uint8_t *key, size_t key_len,
+		   const uint8_t **val, size_t *val_len);
+	int (*put)(struct ds_exec_call *call, const uint8_t *key, size_t key_len,
+		   const uint8_t *val, size_t val_len);
+	int (*del)(struct ds_exec_call *call, const uint8_t *key, size_t key_len);
+	/* Reads another module's namespace (read-only; full key incl. prefix). */
+	int (*get_global)(struct ds_exec_call *call, const uint8_t *key, size_t key_len,
+			  const uint8_t **val, size_t *val_len);
+	/* Writes into another module's namespace: system modules only. */
+	int (*put_global)(struct ds_exec_call *call, const uint8_t *key, size_t key_len,
+			  const uint8_t *val, size_t val_len);
+	int (*del_global)(struct ds_exec_call *call, const uint8_t *key, size_t key_len);
+	int (*emit)(struct ds_exec_call *call, const char *name, const uint8_t *val, size_t val_len);
+	/* Sets the return value (canonical value encoding, copied). */
+	int (*set_return)(struct ds_exec_call *call, const uint8_t *val, size_t val_len);
+	/* Records the failure text (the call must then return an error). */
+	void (*fail)(struct ds_exec_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+	uint64_t gas_used; /* modules add what they metered */
+	void *exec;        /* executor internals */
+};
+
+/* A module: native (kv, system modules) or the contract runner. call()
+ * returns 0 on success, an error (after call->fail) to fail the tx. */
+struct ds_exec_module {
+	const char *name;
+	int (*call)(struct ds_exec_call *call);
+};
+
+/* A write produced by a block (val NULL: delete). Keys sorted, unique. */
+struct ds_exec_write {
+	uint8_t *key;
+	size_t key_len;
+	uint8_t *val;
+	size_t val_len;
+};
+
+struct ds_exec_result {
+	size_t nwrites;
+	struct ds_exec_write *writes;  /* owned */
+	size_t nreceipts;
+	struct ds_buf *receipts;       /* owned; receipt encodings in tx order */
+	uint8_t results_root[DS_HASH_LEN];
+	uint64_t gas_total;
+};
+void ds_exec_result_free(struct ds_exec_result *r);
+
+/* Registers the modules the executor dispatches to (by tx target). A target
+ * with no native module goes to the module named "contract" if registered
+ * (the Lua contract runner). The array is borrowed for the executor's life. */
+struct ds_exec;
+int ds_exec_new(struct ds_exec **out, const struct ds_exec_module *mods, size_t nmods) DS_MUST_USE;
+void ds_exec_free(struct ds_exec *e);
+
+/* Optional policy hook run before every dispatch (system modules' role-based
+ * permissions): returns 0 to allow, or an error after call->fail(...) to
+ * fail the transaction with a clear receipt. */
+void ds_exec_set_authorizer(struct ds_exec *e, int (*authorize)(struct ds_exec_call *call));
+
+/* Executes block txs (encoded txs as in a block) in order. preverified may be
+ * NULL. Returns 0 with *out filled (caller frees), or an error when the host
+ * failed (never for a failing transaction: that is a receipt). */
+int ds_exec_block(struct ds_exec *e, struct ds_exec_result *out, const struct ds_exec_host *host,
+		  const struct ds_exec_block_info *info, const struct ds_block *block,
+		  const bool *preverified) DS_MUST_USE;
+
+/* The native kv module: put {key, value}, get {key}, del {key} under the
+ * sender's namespace. */
+extern const struct ds_exec_module ds_exec_kv_module;
+
+#endif
