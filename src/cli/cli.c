@@ -16,13 +16,24 @@ static const struct command commands[] = {
 	{"version", ds_cli_version, "print the version"},
 	{"keygen", ds_cli_keygen, "generate an Ed25519 key file"},
 	{"tx", ds_cli_tx, "build, sign and inspect transactions offline"},
+	{"init", ds_cli_init, "write a new consortium: genesis, node homes, keys"},
+	{"node", ds_cli_node, "run one node"},
+	{"devnet", ds_cli_devnet, "run a local consortium of N nodes"},
+	{"load", ds_cli_load, "submit signed transactions at a target rate"},
+	{"query", ds_cli_query, "fetch a value, tx or block with its proof and verify it"},
+	{"verify-chain", ds_cli_verify_chain, "re-verify a node's whole store from genesis"},
+	{"gov", ds_cli_gov, "build governance transactions (propose, vote, deploy)"},
+	{"contract", ds_cli_contract, "test contracts locally"},
+	{"credit", ds_cli_credit, "credit records: subjects, disclosures, consents"},
+	{"debug", ds_cli_debug, NULL},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: danshari <command> [options]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].fn && commands[i].summary)
+			fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'danshari <command> --help' for a command's options.\n");
 }
 
@@ -86,7 +97,7 @@ int ds_cli_main(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
+		if (commands[i].fn && strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "danshari: unknown command '%s' (see 'danshari --help')\n", argv[1]);
 	return 2;

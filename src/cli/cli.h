@@ -19,5 +19,19 @@ int ds_cli_wants_help(int argc, char **argv);
 int ds_cli_version(int argc, char **argv);
 int ds_cli_keygen(int argc, char **argv);
 int ds_cli_tx(int argc, char **argv);
+/* Commands implemented in their own cli_*.c files. Declared weak so the table
+ * in cli.c lists only those linked into this build (a command whose module is
+ * absent is reported as unknown, never half-run). */
+#define DS_CLI_WEAK __attribute__((weak))
+DS_CLI_WEAK int ds_cli_init(int argc, char **argv);         /* cli_node.c */
+DS_CLI_WEAK int ds_cli_node(int argc, char **argv);         /* cli_node.c */
+DS_CLI_WEAK int ds_cli_verify_chain(int argc, char **argv); /* cli_chain.c */
+DS_CLI_WEAK int ds_cli_query(int argc, char **argv);        /* cli_query.c */
+DS_CLI_WEAK int ds_cli_load(int argc, char **argv);         /* cli_load.c */
+DS_CLI_WEAK int ds_cli_devnet(int argc, char **argv);       /* cli_devnet.c */
+DS_CLI_WEAK int ds_cli_gov(int argc, char **argv);          /* cli_gov.c */
+DS_CLI_WEAK int ds_cli_contract(int argc, char **argv);     /* cli_gov.c */
+DS_CLI_WEAK int ds_cli_credit(int argc, char **argv);       /* cli_credit.c */
+DS_CLI_WEAK int ds_cli_debug(int argc, char **argv);        /* cli_chain.c: hidden test helpers */
 
 #endif
