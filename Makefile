@@ -62,7 +62,9 @@ $(BUILD)/libds.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/danshari: $(BUILD)/obj/src/cli/main.o $(BUILD)/libds.a
+# Linked from the objects, not the archive: commands are weak symbols, and a
+# weak reference never pulls a member out of an archive.
+$(BUILD)/danshari: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELP_OBJ) $(BUILD)/libds.a
