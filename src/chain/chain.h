@@ -25,6 +25,16 @@
 #include "util/util.h"
 
 struct ds_chain;
+struct ds_exec_module;
+struct ds_exec_call;
+
+/* The modules that blocks execute with, process-wide, for every chain opened
+ * afterwards and for ds_chain_verify (which must re-execute with the node's
+ * module set). Default: the kv module alone. mods, and the authorizer
+ * (may be NULL), are borrowed for the life of the process. Call before
+ * ds_chain_open, from one thread. */
+void ds_chain_set_modules(const struct ds_exec_module *mods, size_t nmods,
+			  int (*authorize)(struct ds_exec_call *call));
 
 /* Chain parameters fixed in genesis (governance may change some later). */
 struct ds_chain_params {
@@ -56,8 +66,9 @@ struct ds_chain_options {
 };
 
 /* Opens HOME/data, creating it from genesis on first use. On reopen the
- * stored genesis hash must equal the given genesis' hash, else DS_ECHAIN.
- * *out owned on success. */
+ * stored genesis hash must equal the given genesis' hash, else DS_ECHAIN;
+ * g may be NULL on reopen (the stored genesis is used; DS_ENOTFOUND when
+ * there is none). *out owned on success. */
 int ds_chain_open(struct ds_chain **out, const char *home, const struct ds_genesis *g,
 		  const struct ds_chain_options *opts) DS_MUST_USE;
 void ds_chain_close(struct ds_chain *c);

@@ -22,7 +22,7 @@
 /* What the executor needs from the node's committed state. */
 struct ds_exec_host {
 	void *ctx;
-	/* Committed value of key at the parent version: 0 and *val/*len
+	/* Committed value of key at the parent version: 0 and *val, *len
 	 * (valid until the block's execution ends), DS_ENOTFOUND if absent,
 	 * another error aborts the whole block (I/O, corruption). */
 	int (*get)(void *ctx, const uint8_t *key, size_t key_len, const uint8_t **val,
@@ -72,7 +72,18 @@ struct ds_exec_call {
 struct ds_exec_module {
 	const char *name;
 	int (*call)(struct ds_exec_call *call);
+	unsigned flags; /* DS_EXEC_MOD_*; 0 for an ordinary module */
 };
+/* A system module may use put_global/del_global (write other namespaces). */
+#define DS_EXEC_MOD_SYSTEM 1u
+
+/* Limits enforced on every call (a breach fails the tx with DS_ELIMIT or
+ * DS_EINVAL, never the block). */
+#define DS_EXEC_KEY_MAX 448              /* bytes of a full state key (prefix included) */
+#define DS_EXEC_VALUE_MAX (1u << 20)     /* bytes of one state value */
+#define DS_EXEC_TX_WRITES_MAX 16384      /* distinct keys one tx may write */
+#define DS_EXEC_BLOCK_BYTES_MAX (512u << 20) /* key+value bytes a block may write */
+#define DS_EXEC_KV_KEY_MAX 256           /* bytes of a kv module key */
 
 /* A write produced by a block (val NULL: delete). Keys sorted, unique. */
 struct ds_exec_write {
@@ -89,6 +100,12 @@ struct ds_exec_result {
 	struct ds_buf *receipts;       /* owned; receipt encodings in tx order */
 	uint8_t results_root[DS_HASH_LEN];
 	uint64_t gas_total;
+	/* Per tx, in block order (nreceipts entries, owned): its id, and
+	 * whether it passed the checks (chain id, expiry, replay, signature) so
+	 * its id is now spent. A tx refused by a check still has a receipt but
+	 * does not spend its id (a forged copy cannot censor the real one). */
+	uint8_t (*tx_ids)[DS_HASH_LEN];
+	bool *accepted;
 };
 void ds_exec_result_free(struct ds_exec_result *r);
 

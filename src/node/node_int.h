@@ -1,0 +1,202 @@
+/* node internals shared by the files of src/node (not a public contract). */
+#ifndef DS_NODE_INT_H
+#define DS_NODE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "keyfile/keyfile.h"
+#include "mempool/mempool.h"
+#include "net/net.h"
+#include "node/node.h"
+
+/* ---- strict JSON helpers (node_config.c) ---- */
+enum { DS__NODE_JSTR = 1, DS__NODE_JUINT, DS__NODE_JOBJ, DS__NODE_JARR };
+struct ds__node_jfield {
+	const char *name;
+	int type;
+	bool required;
+};
+void ds__node_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Every member of obj listed in f, of its type; required ones present. */
+int ds__node_json_check(json_t *obj, const char *where, const struct ds__node_jfield *f, size_t n,
+			char *err, size_t cap) DS_MUST_USE;
+/* Copies an optional string member (absent: out unchanged). */
+int ds__node_json_str(char *out, size_t cap, json_t *obj, const char *key, const char *where,
+		      char *err, size_t err_cap) DS_MUST_USE;
+int ds__node_json_uint(uint64_t *out, json_t *obj, const char *key, uint64_t min, uint64_t max,
+		       const char *where, char *err, size_t err_cap) DS_MUST_USE;
+int ds__node_json_parse(json_t **out, const char *text, size_t len, const char *what, char *err,
+			size_t err_cap) DS_MUST_USE;
+int ds__node_read_text(char **out, size_t *len, const char *path, const char *what, char *err,
+		       size_t err_cap) DS_MUST_USE;
+/* Dumps j (reference stolen) with 2-space indent and a final newline. */
+int ds__node_json_dump(struct ds_buf *out, json_t *j) DS_MUST_USE;
+/* [a-z0-9._-]{1,64}: node ids, validator and organisation names. */
+bool ds__node_name_valid(const char *s);
+
+/* ---- frames between nodes: first byte ---- */
+enum {
+	DS__NODE_FRAME_CONS = 1,      /* a consensus core message follows */
+	DS__NODE_FRAME_TXS = 2,       /* tx gossip: bytes(tx) repeated to the end */
+	DS__NODE_FRAME_SYNC_REQ = 3,  /* uvar from_height, uvar count */
+	DS__NODE_FRAME_SYNC_RESP = 4, /* uvar tip, uvar count, count x (bytes block, bytes qc) */
+};
+
+/* ---- the node ---- */
+#define DS__NODE_PB_MAX 1024      /* pending + recent blocks held */
+#define DS__NODE_PB_RETAIN 256    /* committed blocks kept to serve core sync */
+#define DS__NODE_HELD_MAX 64      /* votes held back while idle */
+#define DS__NODE_VBATCH 256       /* txs per signature-check job */
+#define DS__NODE_VJOBS_MAX 4      /* jobs on the thread pool at once */
+#define DS__NODE_VWAIT_MAX 16384  /* txs waiting for a job slot */
+#define DS__NODE_GOSSIP_FLUSH (256u << 10)
+#define DS__NODE_SYNC_BLOCKS 16   /* blocks per sync response */
+#define DS__NODE_SYNC_BYTES (8u << 20)
+#define DS__NODE_FRAME_MAX (32u << 20)
+
+/* A block the core accepted (persist_block), kept until it is committed and
+ * DS__NODE_PB_RETAIN blocks old, so its justify QC can still be served. */
+struct ds__pblock {
+	uint8_t id[DS_HASH_LEN];
+	uint8_t parent[DS_HASH_LEN];
+	uint64_t height, round;
+	struct ds_header header;
+	uint8_t *payload; /* NULL once committed (the chain has it) */
+	size_t payload_len;
+	uint8_t *justify;
+	size_t justify_len;
+	bool committed;
+};
+
+struct ds__vitem {
+	uint8_t *tx;
+	size_t len;
+	uint8_t id[DS_HASH_LEN];
+	uint64_t expiry;
+	int rc;
+	bool from_peer;
+	ds_node_submit_fn done;
+	void *arg;
+};
+
+struct ds__vjob {
+	struct ds_node *n;
+	struct ds__vjob *next;
+	uint32_t count;
+	struct ds__vitem items[DS__NODE_VBATCH];
+};
+
+struct ds__held {
+	uint32_t from;
+	uint8_t *msg;
+	size_t len;
+};
+
+struct ds__node_metrics {
+	struct ds_metric_series *height, *round, *blocks, *txs, *mempool_txs, *mempool_bytes,
+		*peers, *votes, *timeouts, *proposals, *sig_tx, *sig_cons, *store_used,
+		*rej_full, *rej_replay, *rej_expired, *rej_sig, *rej_chain, *rej_invalid, *rej_dup,
+		*sync_blocks;
+	struct ds_cons_stats last; /* for counter deltas */
+};
+
+struct ds_node {
+	char home[DS_NODE_PATH_MAX];
+	char pending_dir[DS_NODE_PATH_MAX + 16];
+	char safety_path[DS_NODE_PATH_MAX + 16];
+	struct ds_node_config cfg;
+	struct ds_node_genesis *gen;
+	struct ds_key key;
+	uint32_t self;
+	uint32_t n;
+
+	ds_loop *loop;
+	ds_net *net;
+	struct ds_cons *cons;
+	struct ds_chain *chain;
+	struct ds_mempool *mp;
+	pthread_mutex_t mp_lock; /* mutations (loop) vs ds_node_tx_pending (any) */
+	struct ds_api *api;
+	struct ds_metrics *metrics;
+	struct ds__node_metrics m;
+	ds_timer *cons_timer, *tick_timer, *hold_timer, *sync_timer;
+
+	struct ds_chain_tip tip;
+	uint8_t genesis_hash[DS_HASH_LEN];
+	uint64_t last_commit_ms; /* loop time */
+
+	struct ds__pblock *pb[DS__NODE_PB_MAX];
+	size_t npb;
+	uint8_t *safety;
+	size_t safety_len;
+
+	/* proposal scratch: block_txs_max entries */
+	struct ds_iov *prop_iov;
+	uint8_t (*prop_ids)[DS_HASH_LEN];
+	struct ds_buf frame; /* outgoing frame scratch */
+	uint8_t pend[DS__NODE_PB_MAX][DS_HASH_LEN];      /* pending-chain scratch */
+	struct ds__pblock *pend_blocks[DS__NODE_PB_MAX];
+
+	/* admission */
+	struct ds__vjob *vcur;             /* being filled */
+	struct ds__vjob *vready, *vready_tail; /* full, waiting for a slot */
+	uint32_t vwaiting;                 /* txs in vcur + vready */
+	uint32_t vinflight_jobs;
+	uint32_t vinflight_txs;
+	bool vflush_posted;
+	struct ds_buf gossip;
+	uint32_t gossip_count;
+	bool gossip_posted;
+
+	/* idle pacing */
+	struct ds__held held[DS__NODE_HELD_MAX];
+	size_t nheld;
+
+	/* block sync by height */
+	bool syncing;
+	bool sync_applied;     /* blocks applied since the core last started */
+	uint32_t sync_peer;
+	uint64_t sync_sent_ms;
+	uint64_t peer_tip[DS_VALIDATORS_MAX];
+
+	/* status */
+	pthread_mutex_t st_lock;
+	struct ds_node_status *st;
+	uint64_t last_seen_ms[DS_VALIDATORS_MAX];
+	uint64_t started_ms;
+
+	ds_node_commit_fn hooks[DS_NODE_COMMIT_HOOKS_MAX];
+	void *hook_args[DS_NODE_COMMIT_HOOKS_MAX];
+	size_t nhooks;
+
+	int fatal;
+	bool stopping;
+	bool cons_running;
+};
+
+/* node.c */
+void ds__node_fail(struct ds_node *n, int err, const char *why);
+int ds__node_cons_restart(struct ds_node *n) DS_MUST_USE;
+void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
+			   const struct ds_block *b);
+int ds__node_send(struct ds_node *n, uint32_t peer, uint8_t type, const uint8_t *msg, size_t len);
+void ds__node_refresh_status(struct ds_node *n);
+/* Feeds one consensus message to the core and performs its actions. */
+void ds__node_cons_deliver(struct ds_node *n, uint32_t from, const uint8_t *msg, size_t len);
+
+/* node_mempool.c: admission, signature checks on the pool, gossip */
+void ds__node_admit(struct ds_node *n, uint8_t *tx, size_t len, bool from_peer,
+		    ds_node_submit_fn done, void *arg);
+void ds__node_gossip_in(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
+void ds__node_mempool_close(struct ds_node *n);
+bool ds__node_idle(struct ds_node *n);
+void ds__node_release_held(struct ds_node *n);
+
+/* node_sync.c */
+void ds__node_sync_request(struct ds_node *n, uint32_t peer);
+void ds__node_sync_on_req(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
+void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
+void ds__node_sync_tick(struct ds_node *n);
+
+#endif

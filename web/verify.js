@@ -1,0 +1,665 @@
+// verify.js — checks danshari proofs with WebCrypto alone (SHA-256, Ed25519).
+// Nothing the node says is believed: every hash is recomputed from the raw
+// encodings (header_hex, qc.hex, tx_hex, proof_hex), and the only trusted
+// input is the validator set the user supplies. Byte layouts are those of
+// docs/parts/ledger.md and docs/parts/merkle.md. Works in browsers and in
+// Node 20 (globalThis.crypto.subtle); no dependencies, no build step.
+
+const enc = new TextEncoder();
+const TAG_HEADER = enc.encode('danshari/header/v1');
+const TAG_VOTE = enc.encode('danshari/vote/v1');
+const TAG_TX = enc.encode('danshari/tx/v1');
+const TAG_TXID = enc.encode('danshari/txid/v1');
+const TAG_VALSET = enc.encode('danshari/valset/v1');
+const TAG_SMT_LEAF = enc.encode('danshari/smt/leaf/v1');
+const TAG_SMT_NODE = enc.encode('danshari/smt/node/v1');
+const TAG_SMT_EMPTY = enc.encode('danshari/smt/empty/v1');
+
+export const LIMITS = Object.freeze({
+	validatorsMax: 128,    // DS_VALIDATORS_MAX
+	inclusionPathMax: 64,  // DS_MERKLE_INCL_MAX
+	smtDepthMax: 256,      // DS_SMT_DEPTH_MAX
+	txMax: 66048,          // DS_TX_MAX
+	headerMax: 512,        // DS_HEADER_MAX
+	chainIdMax: 64,
+	nameMax: 64,
+	finalityLinksMax: 64,  // headers fetched to reach a descendant's commit QC
+	hexCharsMax: 1 << 22,  // refuse absurd pasted input before decoding it
+});
+
+export class VerifyError extends Error {}
+
+function fail(msg) {
+	throw new VerifyError(msg);
+}
+
+// ---- bytes and hex ---------------------------------------------------------
+
+export function fromHex(s, what = 'hex', len = -1) {
+	if (typeof s !== 'string')
+		fail(`${what}: expected a hex string`);
+	if (s.length > LIMITS.hexCharsMax)
+		fail(`${what}: too long`);
+	if (s.length % 2 !== 0)
+		fail(`${what}: odd number of hex digits`);
+	if (!/^[0-9a-fA-F]*$/.test(s))
+		fail(`${what}: not hex`);
+	const out = new Uint8Array(s.length / 2);
+	for (let i = 0; i < out.length; i++)
+		out[i] = parseInt(s.substr(2 * i, 2), 16);
+	if (len >= 0 && out.length !== len)
+		fail(`${what}: expected ${len} bytes, got ${out.length}`);
+	return out;
+}
+
+export function toHex(b) {
+	let s = '';
+	for (const x of b)
+		s += x.toString(16).padStart(2, '0');
+	return s;
+}
+
+export function concat(...parts) {
+	let n = 0;
+	for (const p of parts)
+		n += p.length;
+	const out = new Uint8Array(n);
+	let o = 0;
+	for (const p of parts) {
+		out.set(p, o);
+		o += p.length;
+	}
+	return out;
+}
+
+export function equal(a, b) {
+	if (a.length !== b.length)
+		return false;
+	let d = 0;
+	for (let i = 0; i < a.length; i++)
+		d |= a[i] ^ b[i];
+	return d === 0;
+}
+
+function subtle() {
+	const c = globalThis.crypto;
+	if (!c || !c.subtle)
+		fail('WebCrypto is unavailable here: open the explorer on localhost or over https');
+	return c.subtle;
+}
+
+export async function sha256(...parts) {
+	return new Uint8Array(await subtle().digest('SHA-256', concat(...parts)));
+}
+
+// Ed25519 (RFC 8032, pure). Returns false for a bad signature and for a
+// public key WebCrypto refuses, so one broken key cannot abort a QC check.
+export async function ed25519Verify(pk, sig, msg) {
+	let key;
+	try {
+		key = await subtle().importKey('raw', pk, { name: 'Ed25519' }, false, ['verify']);
+	} catch (e) {
+		if (e instanceof VerifyError)
+			throw e;
+		return false;
+	}
+	try {
+		return await subtle().verify({ name: 'Ed25519' }, key, sig, msg);
+	} catch (e) {
+		if (e instanceof DOMException && e.name === 'NotSupportedError')
+			fail('this browser lacks Ed25519 in WebCrypto (Chrome 137+, Firefox 129+, Safari 17+)');
+		return false;
+	}
+}
+
+export function uvarEncode(v) {
+	let x = BigInt(v);
+	if (x < 0n || x >= 1n << 64n)
+		fail('uvar out of range');
+	const out = [];
+	do {
+		let b = Number(x & 0x7fn);
+		x >>= 7n;
+		if (x !== 0n)
+			b |= 0x80;
+		out.push(b);
+	} while (x !== 0n);
+	return Uint8Array.from(out);
+}
+
+// A strict reader of the canonical encoding (src/codec/codec.h).
+export class Reader {
+	constructor(bytes, what) {
+		this.b = bytes;
+		this.pos = 0;
+		this.what = what;
+	}
+	need(n, field) {
+		if (this.b.length - this.pos < n)
+			fail(`${this.what}: input ends inside ${field}`);
+	}
+	u8(field) {
+		this.need(1, field);
+		return this.b[this.pos++];
+	}
+	// Unsigned LEB128, shortest form, < 2^64. Returns a BigInt.
+	uvar(field) {
+		let v = 0n;
+		for (let i = 0; i < 10; i++) {
+			const c = this.u8(field);
+			if (i === 9 && c > 1)
+				fail(`${this.what}: ${field} is not below 2^64`);
+			v |= BigInt(c & 0x7f) << BigInt(7 * i);
+			if (!(c & 0x80)) {
+				if (i > 0 && c === 0)
+					fail(`${this.what}: ${field} is not in shortest form`);
+				return v;
+			}
+		}
+		fail(`${this.what}: ${field} is too long`);
+	}
+	// A uvar that must be <= max, as a JS number.
+	num(field, max = Number.MAX_SAFE_INTEGER) {
+		const v = this.uvar(field);
+		if (v > BigInt(max))
+			fail(`${this.what}: ${field} ${v} is above ${max}`);
+		return Number(v);
+	}
+	fixed(n, field) {
+		this.need(n, field);
+		const out = this.b.subarray(this.pos, this.pos + n);
+		this.pos += n;
+		return out;
+	}
+	bytes(max, field) {
+		const n = this.num(`${field} length`, max);
+		return this.fixed(n, field);
+	}
+	str(max, field) {
+		const raw = this.bytes(max, field);
+		try {
+			const s = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+			if (s.includes('\0'))
+				fail(`${this.what}: ${field} holds a NUL`);
+			return s;
+		} catch (e) {
+			if (e instanceof VerifyError)
+				throw e;
+			fail(`${this.what}: ${field} is not UTF-8`);
+		}
+	}
+	done() {
+		if (this.pos !== this.b.length)
+			fail(`${this.what}: ${this.b.length - this.pos} bytes left after the end`);
+	}
+}
+
+function checkChainId(s, what) {
+	if (!/^[a-z0-9._-]{1,64}$/.test(s))
+		fail(`${what}: invalid chain id`);
+}
+
+function checkName(s, what) {
+	if (!/^[a-z0-9_.]{1,64}$/.test(s))
+		fail(`${what}: invalid name`);
+}
+
+// ---- ledger encodings -------------------------------------------------------
+
+export function parseHeader(bytes) {
+	if (bytes.length > LIMITS.headerMax)
+		fail('header: too long');
+	const r = new Reader(bytes, 'header');
+	const h = {};
+	h.version = r.u8('version');
+	if (h.version !== 1)
+		fail(`header: unknown version ${h.version}`);
+	h.chain_id = r.str(LIMITS.chainIdMax, 'chain_id');
+	checkChainId(h.chain_id, 'header');
+	h.height = r.num('height');
+	h.epoch = r.num('epoch');
+	h.round = r.num('round');
+	h.parent_hash = toHex(r.fixed(32, 'parent_hash'));
+	h.proposer = toHex(r.fixed(32, 'proposer'));
+	h.time_ms = r.num('time_ms');
+	h.tx_count = r.num('tx_count', 20000);
+	h.tx_root = toHex(r.fixed(32, 'tx_root'));
+	h.exec_height = r.num('exec_height');
+	h.state_root = toHex(r.fixed(32, 'state_root'));
+	h.results_root = toHex(r.fixed(32, 'results_root'));
+	h.history_root = toHex(r.fixed(32, 'history_root'));
+	h.valset_hash = toHex(r.fixed(32, 'valset_hash'));
+	r.done();
+	return h;
+}
+
+export async function headerHash(bytes) {
+	return sha256(TAG_HEADER, bytes);
+}
+
+function readVote(r) {
+	const v = {};
+	v.epoch = r.num('epoch');
+	v.round = r.num('round');
+	v.height = r.num('height');
+	v.block_hash = toHex(r.fixed(32, 'block_hash'));
+	v.parent_round = r.num('parent_round');
+	v.parent_hash = toHex(r.fixed(32, 'parent_hash'));
+	v.commit_height = r.num('commit_height');
+	v.commit_hash = toHex(r.fixed(32, 'commit_hash'));
+	return v;
+}
+
+// QC = vote_data || uvar nsigs || nsigs × (uvar index || fixed64 sig).
+// vote_bytes is the exact vote encoding, which is what was signed.
+export function parseQC(bytes) {
+	const r = new Reader(bytes, 'QC');
+	const vote = readVote(r);
+	const vote_bytes = bytes.slice(0, r.pos);
+	const n = r.num('nsigs', LIMITS.validatorsMax);
+	const sigs = [];
+	let last = -1;
+	for (let i = 0; i < n; i++) {
+		const index = r.num('signer index', LIMITS.validatorsMax - 1);
+		if (index <= last)
+			fail('QC: signer indices are not strictly increasing');
+		last = index;
+		sigs.push({ index, sig: r.fixed(64, 'signature') });
+	}
+	r.done();
+	return { vote, vote_bytes, sigs };
+}
+
+export function voteSigningBytes(chainId, voteBytes) {
+	const cid = enc.encode(chainId);
+	return concat(TAG_VOTE, uvarEncode(cid.length), cid, voteBytes);
+}
+
+export function quorum(n) {
+	return Math.floor((2 * n) / 3) + 1;
+}
+
+export function encodeValset(epoch, keys) {
+	const parts = [uvarEncode(epoch), uvarEncode(keys.length)];
+	for (const k of keys)
+		parts.push(k, uvarEncode(1));
+	return concat(...parts);
+}
+
+export async function valsetHash(epoch, keys) {
+	return sha256(TAG_VALSET, encodeValset(epoch, keys));
+}
+
+// As ds_qc_verify: epoch, indices < n, every listed signature valid (one
+// bad signature refuses the QC), and at least quorum(n) distinct signers.
+export async function verifyQC(qc, chainId, keys, epoch) {
+	const n = keys.length;
+	if (qc.vote.epoch !== epoch)
+		fail(`QC is for epoch ${qc.vote.epoch}, the trusted validator set is epoch ${epoch}`);
+	const msg = voteSigningBytes(chainId, qc.vote_bytes);
+	for (const s of qc.sigs) {
+		if (s.index >= n)
+			fail(`QC signer index ${s.index} is not in the trusted set of ${n}`);
+		if (!(await ed25519Verify(keys[s.index], s.sig, msg)))
+			fail(`QC signature of validator ${s.index} (${toHex(keys[s.index]).slice(0, 16)}…) is invalid`);
+	}
+	if (qc.sigs.length < quorum(n))
+		fail(`QC has ${qc.sigs.length} valid signatures, quorum is ${quorum(n)} of ${n}`);
+	return qc.sigs.map((s) => s.index);
+}
+
+export function parseTx(bytes) {
+	if (bytes.length > LIMITS.txMax)
+		fail('transaction: too long');
+	const r = new Reader(bytes, 'transaction');
+	const tx = {};
+	tx.version = r.u8('version');
+	if (tx.version !== 1)
+		fail(`transaction: unknown version ${tx.version}`);
+	tx.chain_id = r.str(LIMITS.chainIdMax, 'chain_id');
+	checkChainId(tx.chain_id, 'transaction');
+	tx.sender = toHex(r.fixed(32, 'sender'));
+	tx.nonce = r.uvar('nonce').toString();
+	tx.expiry_height = r.uvar('expiry_height').toString();
+	tx.target = r.str(LIMITS.nameMax, 'target');
+	checkName(tx.target, 'transaction target');
+	tx.method = r.str(LIMITS.nameMax, 'method');
+	checkName(tx.method, 'transaction method');
+	const args = r.bytes(65536, 'args');
+	tx.args = decodeValue(args);
+	tx.body = bytes.slice(0, r.pos);
+	tx.sig = r.fixed(64, 'signature');
+	r.done();
+	return tx;
+}
+
+export async function txId(body) {
+	return sha256(TAG_TXID, body);
+}
+
+// Canonical value (docs/parts/ledger.md §2) to JSON-like JS: ints as BigInt
+// are turned into numbers when safe, bytes as {$bytes: hex}.
+export function decodeValue(bytes) {
+	const r = new Reader(bytes, 'value');
+	const v = readValue(r, 1);
+	r.done();
+	return v;
+}
+
+function readValue(r, depth) {
+	if (depth > 32)
+		fail('value: nested too deep');
+	const tag = r.u8('value tag');
+	switch (tag) {
+	case 0: return null;
+	case 1: return false;
+	case 2: return true;
+	case 3: {
+		const z = r.uvar('int');
+		const v = (z >> 1n) ^ -(z & 1n);
+		return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
+	}
+	case 4: return r.str(1 << 20, 'string');
+	case 5: return { $bytes: toHex(r.bytes(1 << 20, 'bytes')) };
+	case 6: {
+		const n = r.num('array count', 65536);
+		const out = [];
+		for (let i = 0; i < n; i++)
+			out.push(readValue(r, depth + 1));
+		return out;
+	}
+	case 7: {
+		const n = r.num('map count', 65536);
+		const out = {};
+		let prev = null;
+		for (let i = 0; i < n; i++) {
+			const kb = r.bytes(256, 'map key');
+			if (prev && compareBytes(prev, kb) >= 0)
+				fail('value: map keys not strictly increasing');
+			prev = kb;
+			const k = new TextDecoder('utf-8', { fatal: true }).decode(kb);
+			Object.defineProperty(out, k, { value: readValue(r, depth + 1), enumerable: true, writable: true, configurable: true });
+		}
+		return out;
+	}
+	default:
+		fail(`value: unknown tag ${tag}`);
+	}
+}
+
+function compareBytes(a, b) {
+	const n = Math.min(a.length, b.length);
+	for (let i = 0; i < n; i++)
+		if (a[i] !== b[i])
+			return a[i] - b[i];
+	return a.length - b.length;
+}
+
+// ---- Merkle log (RFC 6962 / RFC 9162 §2.1.3.2) ------------------------------
+
+export async function logLeafHash(data) {
+	return sha256(Uint8Array.of(0), data);
+}
+
+async function logNode(l, r) {
+	return sha256(Uint8Array.of(1), l, r);
+}
+
+// Returns true iff path proves leafHash is leaf `index` of the tree of `size`
+// leaves with root `root`. index/size are numbers (or BigInt).
+export async function verifyInclusion(root, size, index, leafHash, path) {
+	let fn = BigInt(index);
+	let sn = BigInt(size) - 1n;
+	if (BigInt(index) >= BigInt(size) || path.length > LIMITS.inclusionPathMax)
+		return false;
+	let r = leafHash;
+	for (const p of path) {
+		if (sn === 0n)
+			return false;
+		if ((fn & 1n) === 1n || fn === sn) {
+			r = await logNode(p, r);
+			while ((fn & 1n) === 0n && fn !== 0n) {
+				fn >>= 1n;
+				sn >>= 1n;
+			}
+		} else {
+			r = await logNode(r, p);
+		}
+		fn >>= 1n;
+		sn >>= 1n;
+	}
+	return sn === 0n && equal(r, root);
+}
+
+// ---- Sparse Merkle tree proofs (docs/parts/merkle.md §2.6) ------------------
+
+let emptyHash = null;
+export async function smtEmpty() {
+	if (!emptyHash)
+		emptyHash = await sha256(TAG_SMT_EMPTY);
+	return emptyHash;
+}
+
+export async function decodeSmtProof(bytes) {
+	const E = await smtEmpty();
+	const r = new Reader(bytes, 'state proof');
+	const p = {};
+	const kind = r.u8('kind');
+	if (kind > 1)
+		fail(`state proof: unknown kind ${kind}`);
+	p.has_leaf = kind === 1;
+	if (p.has_leaf) {
+		p.leaf_kh = r.fixed(32, 'leaf_kh');
+		p.leaf_vh = r.fixed(32, 'leaf_vh');
+	}
+	p.depth = r.num('depth', LIMITS.smtDepthMax);
+	const bitmap = r.fixed(Math.ceil(p.depth / 8), 'bitmap');
+	if (p.depth % 8 && (bitmap[bitmap.length - 1] & (0xff >> (p.depth % 8))))
+		fail('state proof: padding bits set in the bitmap');
+	p.siblings = [];
+	for (let i = 0; i < p.depth; i++) {
+		if (bitmap[i >> 3] & (0x80 >> (i & 7))) {
+			const s = r.fixed(32, `sibling ${i}`);
+			if (equal(s, E))
+				fail(`state proof: sibling ${i} is listed but empty`);
+			p.siblings.push(s);
+		} else {
+			p.siblings.push(E);
+		}
+	}
+	r.done();
+	return p;
+}
+
+function bit(h, i) {
+	return (h[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+// value === null claims the key is absent. Throws VerifyError saying why.
+export async function verifySmt(root, key, value, p) {
+	const kh = await sha256(key);
+	if (value !== null) {
+		if (!p.has_leaf)
+			fail('state proof ends in an empty subtree, so it cannot show the key is present');
+		if (!equal(p.leaf_kh, kh))
+			fail('state proof leads to another key\'s leaf');
+		if (!equal(p.leaf_vh, await sha256(value)))
+			fail('state proof leaf holds a different value');
+	} else if (p.has_leaf) {
+		if (equal(p.leaf_kh, kh))
+			fail('state proof shows the key is present, not absent');
+		for (let i = 0; i < p.depth; i++)
+			if (bit(p.leaf_kh, i) !== bit(kh, i))
+				fail('state proof leaf is not on the key\'s path');
+	}
+	let cur = p.has_leaf ? await sha256(TAG_SMT_LEAF, p.leaf_kh, p.leaf_vh) : await smtEmpty();
+	for (let i = 0; i < p.depth; i++) {
+		const d = p.depth - 1 - i;
+		cur = bit(kh, d) ? await sha256(TAG_SMT_NODE, p.siblings[i], cur) : await sha256(TAG_SMT_NODE, cur, p.siblings[i]);
+	}
+	if (!equal(cur, root))
+		fail(`state proof computes root ${toHex(cur).slice(0, 16)}…, the header's state_root is ${toHex(root).slice(0, 16)}…`);
+}
+
+// ---- trusted validator set --------------------------------------------------
+
+// trust = {chain_id, epoch, keys: [hex…]} as the user typed or stored it.
+export function parseTrust(t) {
+	if (!t || typeof t !== 'object')
+		fail('no trusted validator set: paste the validators\' public keys first');
+	const keys = (t.keys || []).map((k, i) => fromHex(String(k).trim().toLowerCase(), `trusted key ${i}`, 32));
+	if (keys.length < 1 || keys.length > LIMITS.validatorsMax)
+		fail(`trusted validator set must hold 1..${LIMITS.validatorsMax} public keys, has ${keys.length}`);
+	const seen = new Set();
+	for (const k of keys) {
+		const h = toHex(k);
+		if (seen.has(h))
+			fail(`trusted key ${h.slice(0, 16)}… is listed twice`);
+		seen.add(h);
+	}
+	const epoch = Number(t.epoch ?? 0);
+	if (!Number.isSafeInteger(epoch) || epoch < 0)
+		fail('trusted epoch must be a non-negative integer');
+	const chain_id = String(t.chain_id ?? '').trim();
+	if (chain_id)
+		checkChainId(chain_id, 'trusted chain id');
+	return { keys, epoch, chain_id };
+}
+
+// ---- whole bundles ----------------------------------------------------------
+
+// A step log: each check appends a line; the first failure ends the run.
+class Steps {
+	constructor() {
+		this.list = [];
+	}
+	ok(text) {
+		this.list.push({ ok: true, text });
+	}
+}
+
+// Verifies that block JSON (header_hex + qc.hex) is a final block of the chain
+// the trusted validators sign. When the QC commits a descendant, getBlock(h)
+// must return the block JSON at height h; those headers are hash-linked back
+// to this one, so they need no trust either. Returns the parsed header.
+async function verifyBlock(block, trust, steps, getBlock) {
+	if (!block || typeof block.header_hex !== 'string')
+		fail('no header_hex: nothing to check the proof against');
+	const hb = fromHex(block.header_hex, 'header_hex');
+	const h = parseHeader(hb);
+	const hash = await headerHash(hb);
+	steps.ok(`header of block ${h.height} decodes; its hash is ${toHex(hash)}`);
+	const chainId = trust.chain_id || h.chain_id;
+	if (h.chain_id !== chainId)
+		fail(`header is for chain "${h.chain_id}", the trusted chain is "${chainId}"`);
+	if (h.epoch !== trust.epoch)
+		fail(`header is in epoch ${h.epoch}, the trusted validator set is epoch ${trust.epoch}`);
+	const vh = await valsetHash(trust.epoch, trust.keys);
+	if (toHex(vh) !== h.valset_hash)
+		fail(`header names validator set ${h.valset_hash.slice(0, 16)}…, the trusted keys hash to ${toHex(vh).slice(0, 16)}…`);
+	steps.ok(`header names exactly the trusted validator set (${trust.keys.length} keys, epoch ${trust.epoch})`);
+	if (!block.qc || typeof block.qc.hex !== 'string')
+		fail(h.height === 0 ? 'genesis carries no QC: check it against the genesis file instead' : 'block has no QC');
+	const qc = parseQC(fromHex(block.qc.hex, 'qc.hex'));
+	const signers = await verifyQC(qc, chainId, trust.keys, trust.epoch);
+	steps.ok(`QC signatures valid: validators ${signers.join(', ')} signed (quorum ${quorum(trust.keys.length)} of ${trust.keys.length})`);
+	const v = qc.vote;
+	if (v.commit_height === h.height && v.commit_hash === toHex(hash)) {
+		steps.ok(`QC commits block ${h.height} by this exact hash: the block is final`);
+		return h;
+	}
+	if (v.commit_height <= h.height || v.commit_height - h.height > LIMITS.finalityLinksMax)
+		fail(`QC commits block ${v.commit_height} (${v.commit_hash.slice(0, 16)}…), not this block ${h.height} (${toHex(hash).slice(0, 16)}…)`);
+	if (!getBlock)
+		fail(`QC commits descendant ${v.commit_height}; the headers in between are needed`);
+	// Walk from the committed descendant back to this header by parent hashes.
+	let want = v.commit_hash;
+	for (let k = v.commit_height; k > h.height; k--) {
+		const b = await getBlock(k);
+		const kb = fromHex(b.header_hex, `header_hex of block ${k}`);
+		const kh = parseHeader(kb);
+		if (toHex(await headerHash(kb)) !== want || kh.height !== k)
+			fail(`header of block ${k} does not hash to the value its child (or the QC) names`);
+		want = kh.parent_hash;
+	}
+	if (want !== toHex(hash))
+		fail(`the chain of parents from committed block ${v.commit_height} does not reach this header`);
+	steps.ok(`QC commits descendant ${v.commit_height}, linked back to this header by parent hashes: final`);
+	return h;
+}
+
+function settle(steps, err) {
+	if (err && !(err instanceof VerifyError))
+		err = new VerifyError(`unexpected: ${err.message || err}`);
+	return { ok: !err, steps: steps.list, error: err ? err.message : null };
+}
+
+// Verifies a /v1/tx/{id} answer: returns {ok, steps, error, tx}.
+export async function verifyTxBundle(j, trustIn, getBlock) {
+	const steps = new Steps();
+	let tx = null;
+	try {
+		const trust = parseTrust(trustIn);
+		if (!j || typeof j !== 'object')
+			fail('not a transaction answer');
+		if (j.status !== 'committed' || !j.proof || !j.block)
+			fail('transaction is not committed yet: there is no inclusion proof');
+		tx = parseTx(fromHex(j.tx_hex, 'tx_hex'));
+		const id = await txId(tx.body);
+		tx.id = toHex(id);
+		steps.ok(`transaction decodes; its id (recomputed) is ${tx.id}`);
+		if (typeof j.id === 'string' && j.id.toLowerCase() !== tx.id)
+			fail(`the node calls it ${j.id.slice(0, 16)}…, but its bytes hash to ${tx.id.slice(0, 16)}…`);
+		if (!(await ed25519Verify(fromHex(tx.sender, 'sender', 32), tx.sig, concat(TAG_TX, tx.body))))
+			fail('transaction signature is not the sender\'s');
+		steps.ok(`signed by sender ${tx.sender.slice(0, 16)}…`);
+		const h = await verifyBlock(j.block, trust, steps, getBlock);
+		if (tx.chain_id !== h.chain_id)
+			fail(`transaction is for chain "${tx.chain_id}", the block for "${h.chain_id}"`);
+		const p = j.proof;
+		const index = Number(p.index), size = Number(p.tree_size);
+		if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0)
+			fail('proof index or tree_size is not a number');
+		if (size !== h.tx_count)
+			fail(`proof is for a tree of ${size} transactions, the header says ${h.tx_count}`);
+		if (!Array.isArray(p.path))
+			fail('proof path is not a list');
+		const path = p.path.map((x, i) => fromHex(x, `proof path[${i}]`, 32));
+		const ok = await verifyInclusion(fromHex(h.tx_root, 'tx_root'), size, index, await logLeafHash(id), path);
+		if (!ok)
+			fail(`inclusion proof does not lead from tx ${tx.id.slice(0, 16)}… (position ${index} of ${size}) to the header's tx_root ${h.tx_root.slice(0, 16)}…`);
+		steps.ok(`inclusion proof: transaction ${index} of ${size} is under tx_root ${h.tx_root.slice(0, 16)}…`);
+		tx.height = h.height;
+	} catch (e) {
+		return { ...settle(steps, e), tx };
+	}
+	return { ...settle(steps, null), tx };
+}
+
+// Verifies a /v1/state?…&prove=1 answer: returns {ok, steps, error, claim}.
+export async function verifyStateBundle(j, trustIn, getBlock) {
+	const steps = new Steps();
+	let claim = null;
+	try {
+		const trust = parseTrust(trustIn);
+		if (!j || typeof j !== 'object')
+			fail('not a state answer');
+		if (!j.header)
+			fail('no certified header executes this state version yet: try again after the next block');
+		const key = fromHex(j.key_hex, 'key_hex');
+		const found = j.found === true;
+		const value = found ? fromHex(j.value_hex, 'value_hex') : null;
+		const proof = await decodeSmtProof(fromHex(j.proof_hex, 'proof_hex'));
+		steps.ok(`state proof decodes (depth ${proof.depth}, ${found ? 'inclusion' : 'non-inclusion'})`);
+		const h = await verifyBlock(j.header, trust, steps, getBlock);
+		if (j.version !== undefined && Number(j.version) !== h.exec_height)
+			fail(`proof is for state version ${j.version}, the header carries the state after block ${h.exec_height}`);
+		await verifySmt(fromHex(h.state_root, 'state_root'), key, value, proof);
+		claim = { key_hex: toHex(key), found, value_hex: value ? toHex(value) : null, version: h.exec_height, height: h.height };
+		steps.ok(found ? `key is present with this value in the state after block ${h.exec_height} (state_root ${h.state_root.slice(0, 16)}…)` :
+			`key is absent from the state after block ${h.exec_height} (state_root ${h.state_root.slice(0, 16)}…)`);
+	} catch (e) {
+		return { ...settle(steps, e), claim };
+	}
+	return { ...settle(steps, null), claim };
+}
