@@ -49,7 +49,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 SIM_SRC  := $(sort $(wildcard tests/sim/*.c))
 SIM_OBJ  := $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 
-.SECONDARY:
+.PRECIOUS: $(BUILD)/obj/%.o $(FUZZ_BUILD)/obj/%.o
 .DELETE_ON_ERROR:
 .PHONY: all test unit run bench fuzz fuzz-run sim san clean deps-test
 all: $(BUILD)/danshari

@@ -11,7 +11,7 @@ build=${BUILD:-build-seeds}
 mods="util codec crypto merkle ledger keyfile consensus net"
 pkgs="libsodium libcrypto lmdb libuv lua5.4 jansson libmicrohttpd"
 make -s BUILD="$build" MODULES="$mods" "$build/libds.a"
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2086 # pkg-config output is meant to split
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -Isrc -Ifuzz -O1 -g $(pkg-config --cflags $pkgs) \
 	-o "$build/gen_seeds" fuzz/gen_seeds.c "$build/libds.a" $(pkg-config --libs $pkgs) -lpthread -lm
 tmp=$(mktemp -d)

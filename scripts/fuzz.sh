@@ -7,13 +7,13 @@
 # $FUZZ_BUILD/<target>-crash-<sha1>; replay it with `$FUZZ_BUILD/<target> FILE`.
 # Usage: scripts/fuzz.sh [SECONDS]     (ONLY=pattern runs a subset)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 secs=${1:-20}
 dir=${FUZZ_BUILD:-build-fuzz}
 only=${ONLY:-}
 fail=0; pass=0; n=0
 for f in "$dir"/fuzz_*; do
-  [ -f "$f" ] && [ -x "$f" ] || continue
+  if [ ! -f "$f" ] || [ ! -x "$f" ]; then continue; fi
   name=$(basename "$f")
   if [ -n "$only" ] && [[ "$name" != *$only* ]]; then continue; fi
   n=$((n + 1))

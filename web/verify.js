@@ -568,6 +568,8 @@ async function verifyBlock(block, trust, steps, getBlock) {
 		steps.ok(`QC commits block ${h.height} by this exact hash: the block is final`);
 		return h;
 	}
+	if (v.commit_height === h.height)
+		fail(`QC commits a block ${h.height} whose hash is ${v.commit_hash.slice(0, 16)}…, but this header hashes to ${toHex(hash).slice(0, 16)}… (the header or the QC was changed)`);
 	if (v.commit_height <= h.height || v.commit_height - h.height > LIMITS.finalityLinksMax)
 		fail(`QC commits block ${v.commit_height} (${v.commit_hash.slice(0, 16)}…), not this block ${h.height} (${toHex(hash).slice(0, 16)}…)`);
 	if (!getBlock)

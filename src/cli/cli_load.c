@@ -57,7 +57,7 @@ const char ds__load_help[] =
 	"\n"
 	"Signs N*S kv.put transactions with K fresh in-memory keys (default 8), then\n"
 	"submits them to the nodes listed in nodes.json at N per second for S seconds\n"
-	"over C keep-alive connections per node (default 8), watches the new blocks\n"
+	"over C keep-alive connections per node (default 16), watches the new blocks\n"
 	"for their ids and waits at most T seconds (default 5) after the window for\n"
 	"the rest. The expiry height is the current height plus M (default 1000,\n"
 	"capped by the chain's max_tx_lifetime when genesis.json sits next to\n"
@@ -1047,7 +1047,7 @@ int ds_cli_load(int argc, char **argv)
 	uint64_t tps, secs, nkeys, tmo_s, conns, margin, vbytes;
 	if ((rc = opt_u64(&tps, &o[1], 0, 1, 1000000)) || (rc = opt_u64(&secs, &o[2], 0, 1, 3600)) ||
 	    (rc = opt_u64(&nkeys, &o[3], 8, 1, KEYS_MAX)) || (rc = opt_u64(&tmo_s, &o[4], 5, 0, 600)) ||
-	    (rc = opt_u64(&conns, &o[5], 8, 1, CONNS_PER_NODE_MAX)) ||
+	    (rc = opt_u64(&conns, &o[5], 16, 1, CONNS_PER_NODE_MAX)) ||
 	    (rc = opt_u64(&margin, &o[6], 1000, 1, 1000000)) || (rc = opt_u64(&vbytes, &o[7], 0, 0, 4096)))
 		return rc;
 	if (tps * secs > TXS_MAX)

@@ -1000,15 +1000,15 @@ static void submit_reply(void *arg, int rc, const uint8_t id[DS_HASH_LEN])
 static void h_submit(void *ctx, const struct ds_api_req *req, struct ds_api_resp *resp)
 {
 	struct ds_node *n = ctx;
-	static const struct ds_api_field f[] = {{"tx", DS_API_JHEX, true, 0}};
+	static const struct ds_api_field f[] = {{"tx_hex", DS_API_JHEX, true, 0}};
 	json_t *j;
 	if (ds_api_json_body(&j, req, resp, f, 1) != 0)
 		return;
-	const char *hex = json_string_value(json_object_get(j, "tx"));
+	const char *hex = json_string_value(json_object_get(j, "tx_hex"));
 	size_t hl = strlen(hex);
 	uint8_t *tx = malloc(hl / 2 + 1);
 	if (!tx || hl / 2 > DS_TX_MAX || ds_hex_decode(tx, hl / 2, hex, hl) != 0) {
-		ds_api_resp_error(resp, 400, DS_API_E_BAD_FIELD, "tx must be the hex of a signed transaction");
+		ds_api_resp_error(resp, 400, DS_API_E_BAD_FIELD, "tx_hex must be the hex of a signed transaction");
 		goto out;
 	}
 	struct ds_api_async *a;
@@ -1085,7 +1085,7 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	snprintf(n->home, sizeof(n->home), "%s", opt->home);
 	snprintf(n->pending_dir, sizeof(n->pending_dir), "%s/pending", n->home);
 	snprintf(n->safety_path, sizeof(n->safety_path), "%s/safety", n->home);
-	char path[DS_NODE_PATH_MAX + 64];
+	char path[2 * DS_NODE_PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/config.json", n->home);
 	if ((rc = ds_node_config_load(&n->cfg, path, err, err_cap)))
 		goto fail;

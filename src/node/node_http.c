@@ -1,6 +1,7 @@
 #include "node/node_http.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,9 +10,29 @@
 #include "cli/cli_json.h"
 #include "crypto/crypto.h"
 
+/* Event types a subscriber asked for. The api filters live events itself
+ * but hands replay every event, so history is filtered here: open records
+ * each stream's mask under its pointer (a new subscriber at a reused
+ * address overwrites the stale entry; when the table is full the oldest
+ * entry goes and that stream's history arrives unfiltered). */
+#define EV_BLOCK 1u
+#define EV_TX 2u
+#define EV_EVENT 4u
+#define EV_ALL 7u
+#define SUBS_MAX 256
+
+struct sub_mask {
+	const struct ds_api_sse *s;
+	unsigned mask;
+	uint64_t stamp;
+};
+
 struct ds_node_http {
 	struct ds_api *api;
 	struct ds_node_http_host host;
+	pthread_mutex_t mu;
+	uint64_t stamp;
+	struct sub_mask subs[SUBS_MAX];
 };
 
 /* ------------------------------------------------------------ JSON helpers */
@@ -587,10 +608,26 @@ static void h_state(void *ctx, const struct ds_api_req *req, struct ds_api_resp 
 		}
 		memcpy(key, kstr, klen);
 	}
+	/* Lagged execution: the newest state is certified only by the next
+	 * header, so a proof is served by default for the newest certified
+	 * version (the tip header's exec_height); ?version=N picks another. */
+	static _Thread_local struct ds_chain_tip tip;
+	uint64_t version;
+	if (ds_chain_tip(h->host.chain, &tip) != 0) {
+		ds_api_resp_error(r, 503, DS_API_E_UNAVAILABLE, "chain not readable");
+		return;
+	}
+	uint64_t def = prove && tip.height > 0 ? tip.header.exec_height : UINT64_MAX;
+	if (ds_api_query_u64(&version, req, r, "version", def, 0, UINT64_MAX) != 0)
+		return;
+	if (version != UINT64_MAX && version > tip.height) {
+		ds_api_resp_error(r, 404, DS_API_E_NOT_FOUND, "no state version %" PRIu64 " yet", version);
+		return;
+	}
 	struct ds_chain_state_proof p;
 	ds_chain_state_proof_init(&p);
 	json_t *o = NULL;
-	int rc = ds_chain_state_get(h->host.chain, key, klen, UINT64_MAX, &p);
+	int rc = ds_chain_state_get(h->host.chain, key, klen, version, &p);
 	if (rc == 0 && (p.value.err || p.proof.err))
 		rc = DS_ENOMEM;
 	if (rc) {
@@ -867,14 +904,24 @@ out:
 struct sink {
 	struct ds_node_http *h;
 	struct ds_api_sse *s; /* replay target, or NULL to publish live */
+	unsigned mask;        /* EV_* types wanted */
 	size_t max;
 	size_t sent;
 };
+
+static unsigned type_bit(const char *type)
+{
+	return type[0] == 'b' ? EV_BLOCK : type[0] == 't' ? EV_TX : EV_EVENT;
+}
 
 static int sink_put(struct sink *k, const char *type, uint64_t id, json_t *data)
 {
 	if (!data)
 		return DS_ENOMEM;
+	if (!(k->mask & type_bit(type))) {
+		json_decref(data);
+		return 0;
+	}
 	char *text = json_dumps(data, JSON_COMPACT);
 	json_decref(data);
 	if (!text)
@@ -1010,15 +1057,64 @@ out:
 	return rc;
 }
 
+/* Parses "block,tx,event" (any non-empty subset, no repeats). */
+static int parse_types(unsigned *mask, const char *types)
+{
+	*mask = 0;
+	const char *p = types;
+	for (int n = 0; n < 3; n++) {
+		size_t l = strcspn(p, ",");
+		unsigned bit = (l == 5 && strncmp(p, "block", 5) == 0) ? EV_BLOCK :
+			       (l == 2 && strncmp(p, "tx", 2) == 0) ? EV_TX :
+			       (l == 5 && strncmp(p, "event", 5) == 0) ? EV_EVENT : 0;
+		if (!bit || (*mask & bit))
+			return DS_EINVAL;
+		*mask |= bit;
+		if (p[l] == 0)
+			return 0;
+		p += l + 1;
+	}
+	return DS_EINVAL;
+}
+
+static unsigned sub_mask_get(struct ds_node_http *h, const struct ds_api_sse *s)
+{
+	unsigned m = EV_ALL;
+	pthread_mutex_lock(&h->mu);
+	for (size_t i = 0; i < SUBS_MAX; i++)
+		if (h->subs[i].s == s)
+			m = h->subs[i].mask;
+	pthread_mutex_unlock(&h->mu);
+	return m;
+}
+
+static void sub_mask_set(struct ds_node_http *h, const struct ds_api_sse *s, unsigned mask)
+{
+	pthread_mutex_lock(&h->mu);
+	size_t slot = 0;
+	for (size_t i = 0; i < SUBS_MAX; i++) {
+		if (h->subs[i].s == s) {
+			slot = i;
+			break;
+		}
+		if (h->subs[i].stamp < h->subs[slot].stamp)
+			slot = i;
+	}
+	h->subs[slot] = (struct sub_mask){s, mask, ++h->stamp};
+	pthread_mutex_unlock(&h->mu);
+}
+
 static int sse_open(void *ctx, const struct ds_api_req *req, struct ds_api_sse *s, struct ds_api_resp *r)
 {
-	(void)ctx;
+	struct ds_node_http *h = ctx;
 	const char *types = ds_api_query(req, "types");
-	if (types && ds_api_sse_filter(s, types) != 0) {
+	unsigned mask = EV_ALL;
+	if (types && (parse_types(&mask, types) != 0 || ds_api_sse_filter(s, types) != 0)) {
 		ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM,
-				  "types must list up to 8 of block,tx,event separated by commas");
+				  "types must list some of block, tx, event, separated by commas");
 		return 1;
 	}
+	sub_mask_set(h, s, mask);
 	return 0;
 }
 
@@ -1028,7 +1124,7 @@ static int sse_replay(void *ctx, struct ds_api_sse *s, uint64_t from_id, size_t 
 	static _Thread_local struct ds_chain_tip tip;
 	if (ds_chain_tip(h->host.chain, &tip) != 0)
 		return -1;
-	struct sink k = {.h = h, .s = s, .max = max};
+	struct sink k = {.h = h, .s = s, .mask = sub_mask_get(h, s), .max = max};
 	for (uint64_t height = from_id / DS_HTTP_EVENT_ID_BLOCK; height <= tip.height; height++) {
 		int rc = block_events(h, height, from_id, &k);
 		if (rc < 0)
@@ -1043,7 +1139,7 @@ void ds_node_http_publish(struct ds_node_http *h, uint64_t height)
 {
 	if (!h || ds_api_sse_clients(h->api) == 0)
 		return;
-	struct sink k = {.h = h, .s = NULL, .max = SIZE_MAX};
+	struct sink k = {.h = h, .s = NULL, .mask = EV_ALL, .max = SIZE_MAX};
 	int rc = block_events(h, height, ev_id(height, 0), &k);
 	if (rc < 0)
 		DS_LOGW("http", "cannot publish block events", " height=%" PRIu64 " err=%s", height,
@@ -1063,6 +1159,7 @@ int ds_node_http_attach(struct ds_node_http **out, struct ds_api *api,
 		return DS_ENOMEM;
 	h->api = api;
 	h->host = *host;
+	pthread_mutex_init(&h->mu, NULL);
 	static const struct {
 		const char *method, *pattern;
 		ds_api_handler_fn fn;
@@ -1099,15 +1196,25 @@ int ds_node_http_attach(struct ds_node_http **out, struct ds_api *api,
 
 void ds_node_http_free(struct ds_node_http *h)
 {
+	if (!h)
+		return;
+	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 
 /* ------------------------------------------------------ the node adapter */
 
-#include <pthread.h>
-
 #include "keyfile/keyfile.h"
 #include "node/node.h"
+
+/* Weak references: a program that links the handlers without the node
+ * loop (their unit test) does not drag node.c and all it needs out of the
+ * archive; in the danshari binary the node is always linked, and only the
+ * node calls ds_node_http_start. */
+#pragma weak ds_node_status
+#pragma weak ds_node_chain
+#pragma weak ds_node_submit_tx
+#pragma weak ds_node_on_commit
 
 static int node_status(void *ctx, struct ds_node_http_status *out)
 {
@@ -1155,6 +1262,8 @@ static struct {
 
 int ds_node_http_start(struct ds_node *n, struct ds_api *api)
 {
+	if (!ds_node_chain || !ds_node_status || !ds_node_submit_tx || !ds_node_on_commit)
+		return DS_EINVAL; /* not linked: cannot happen in the binary */
 	struct ds_node_http_host host = {
 		.ctx = n,
 		.chain = ds_node_chain(n),

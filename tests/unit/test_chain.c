@@ -233,11 +233,404 @@ static void test_commit_and_proofs(void **state)
 	fx_free(f);
 }
 
+
+static uint64_t tip_height(struct fx *f)
+{
+	struct ds_chain_tip t;
+	assert_int_equal(ds_chain_tip(f->c, &t), 0);
+	return t.height;
+}
+
+/* Re-seals block bytes after editing the header (new hash, new QC). */
+static void reseal(struct fx *f, struct ds_header *h)
+{
+	struct ds_block b;
+	assert_int_equal(ds_block_decode(&b, f->block.data, f->block.len), 0);
+	struct ds_iov iov[64];
+	size_t pos = 0, n = 0;
+	const uint8_t *tx;
+	size_t txl;
+	uint8_t *copy = malloc(f->block.len);
+	memcpy(copy, f->block.data, f->block.len);
+	while (ds_block_tx_next(&b, &pos, &tx, &txl) == 1) {
+		iov[n].p = copy + (tx - f->block.data);
+		iov[n++].n = txl;
+	}
+	assert_int_equal(ds__kit_seal(&f->kit, h, iov, n, &f->block, &f->qc), 0);
+	free(copy);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(0);
+	commit_n(f, 2, 4, 10);
+	assert_int_equal(ds__kit_block(&f->kit, f->c, 4, 10, &f->rng, &f->block, &f->qc), 0);
+	struct ds_block b;
+	assert_int_equal(ds_block_decode(&b, f->block.data, f->block.len), 0);
+	struct ds_header good = b.header;
+	struct ds_qc qc = f->qc;
+	struct ds_header h;
+
+	/* QC: too few signatures, a bad signature, naming another block. */
+	qc.nsigs = 2;
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &qc, NULL), DS_EPROOF);
+	qc = f->qc;
+	qc.sigs[1].sig[5] ^= 1;
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &qc, NULL), DS_ESIG);
+	qc = f->qc;
+	qc.vote.commit_hash[0] ^= 1;
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &qc, NULL), DS_EINVAL);
+	/* Header fields. */
+	h = good;
+	h.parent_hash[0] ^= 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.state_root[0] ^= 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.results_root[0] ^= 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.history_root[0] ^= 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.time_ms = 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.height = 5;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.valset_hash[3] ^= 1;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	h = good;
+	h.exec_height = 1; /* valid range, but the roots are height 2's */
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EINVAL);
+	/* Garbage. */
+	uint8_t junk[100] = {1, 2, 3};
+	assert_true(ds_chain_commit(f->c, junk, sizeof(junk), &f->qc, NULL) < 0);
+	assert_int_equal(tip_height(f), 2);
+	/* The good one goes in; a second time it is refused. */
+	h = good;
+	reseal(f, &h);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EEXIST);
+	assert_int_equal(tip_height(f), 3);
+	struct ds_verify_report rep;
+	ds_chain_close(f->c);
+	assert_int_equal(ds_chain_verify(f->dir, &rep, NULL, NULL), 0);
+	assert_int_equal(rep.blocks, 4);
+	assert_int_equal(rep.txs, 12);
+	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &fast), 0);
+	fx_free(f);
+}
+
+static void test_next_and_check_header(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(0);
+	commit_n(f, 2, 3, 10);
+	struct ds_chain_tip tip;
+	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
+	/* Proposal P on the tip, then Q on uncommitted P. */
+	struct ds_header p, q;
+	assert_int_equal(ds_chain_next_header(f->c, &p, &tip.header, tip.hash, NULL, 0), 0);
+	p.round = 7;
+	p.time_ms = tip.header.time_ms + 5;
+	const char *why = NULL;
+	assert_int_equal(ds_chain_check_header(f->c, &p, &tip.header, tip.hash, NULL, 0, &why), 0);
+	uint8_t ph[DS_HASH_LEN];
+	assert_int_equal(ds_header_hash(ph, &p), 0);
+	const uint8_t(*pend)[DS_HASH_LEN] = (const uint8_t(*)[DS_HASH_LEN])ph;
+	assert_int_equal(ds_chain_next_header(f->c, &q, &p, ph, pend, 1), 0);
+	q.time_ms = p.time_ms + 1;
+	assert_int_equal(q.exec_height, 2);
+	assert_int_equal(ds_chain_check_header(f->c, &q, &p, ph, pend, 1, &why), 0);
+	/* Q claiming P executed: not yet here. */
+	struct ds_header q2 = q;
+	q2.exec_height = 3;
+	assert_int_equal(ds_chain_check_header(f->c, &q2, &p, ph, pend, 1, &why), DS_EAGAIN);
+	q2 = q;
+	q2.time_ms = p.time_ms;
+	assert_int_equal(ds_chain_check_header(f->c, &q2, &p, ph, pend, 1, &why), DS_EINVAL);
+	assert_non_null(why);
+	/* Pending list that does not end at the parent. */
+	assert_int_equal(ds_chain_check_header(f->c, &q, &p, ph, NULL, 0, &why), DS_EINVAL);
+	/* Commit P (as sealed by the kit): Q's history root then matches the chain's. */
+	assert_int_equal(ds__kit_block(&f->kit, f->c, 0, 10, &f->rng, &f->block, &f->qc), 0);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+	struct ds_chain_tip t2;
+	assert_int_equal(ds_chain_tip(f->c, &t2), 0);
+	struct ds_header q3;
+	assert_int_equal(ds_chain_next_header(f->c, &q3, &t2.header, t2.hash, NULL, 0), 0);
+	assert_int_equal(q3.exec_height, 3);
+	assert_memory_equal(q3.history_root, q.history_root, DS_HASH_LEN) ; /* same 0..3? */
+	fx_free(f);
+}
+
+static void test_pruning(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(2);
+	commit_n(f, 8, 20, 15);
+	uint8_t key[64];
+	memcpy(key, "kv/", 3);
+	memcpy(key + 3, f->kit.user_pk, DS_PK_LEN);
+	memcpy(key + 3 + DS_PK_LEN, "/k1", 3);
+	size_t kl = 3 + DS_PK_LEN + 3;
+	struct ds_chain_state_proof sp;
+	for (uint64_t v = 0; v <= 8; v++) {
+		ds_chain_state_proof_init(&sp);
+		int rc = ds_chain_state_get(f->c, key, kl, v, &sp);
+		/* retain 2: versions 7 and 8 are kept. */
+		assert_int_equal(rc, v >= 7 ? 0 : DS_ENOTFOUND);
+		ds_chain_state_proof_free(&sp);
+	}
+	ds_chain_state_proof_init(&sp);
+	assert_int_equal(ds_chain_state_get(f->c, key, kl, 9, &sp), DS_ERANGE);
+	ds_chain_state_proof_free(&sp);
+	/* Roots of pruned versions stay (headers need them). */
+	uint8_t sr[DS_HASH_LEN], rr[DS_HASH_LEN];
+	assert_int_equal(ds_chain_exec_roots(f->c, 1, sr, rr), 0);
+	ds_chain_close(f->c);
+	/* Prove that the pruned store still holds every live node: verify-chain. */
+	struct ds_verify_report rep;
+	assert_int_equal(ds_chain_verify(f->dir, &rep, NULL, NULL), 0);
+	/* The stale index holds only entries newer than the floor. */
+	struct ds_store *st;
+	char d[4096];
+	snprintf(d, sizeof(d), "%s/data", f->dir);
+	struct ds_store_opts so = {.tables = ds__chain_tables, .tables_len = DS__T_COUNT, .no_sync = true};
+	assert_int_equal(ds_store_open(&st, d, &so), 0);
+	struct ds_rtxn *rt;
+	assert_int_equal(ds_store_read_begin(&rt, st), 0);
+	struct ds_store_cursor *cur;
+	assert_int_equal(ds_store_cursor_open(&cur, rt, DS__T_STALE, NULL, 0), 0);
+	struct ds_store_kv kv;
+	assert_int_equal(ds_store_cursor_first(cur, &kv), 0);
+	assert_true(ds_get_u64be(kv.key) > 7);
+	ds_store_read_end(rt);
+	ds_store_close(st);
+	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &fast), 0);
+	fx_free(f);
+}
+
+/* ---- corruption ---------------------------------------------------------- */
+
+/* File offset in data.mdb of a pointer into the store's map. */
+static long map_offset(const void *p)
+{
+	FILE *m = fopen("/proc/self/maps", "r");
+	assert_non_null(m);
+	char line[1024];
+	long off = -1;
+	while (fgets(line, sizeof(line), m)) {
+		unsigned long lo, hi, fo;
+		char path[512] = "";
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %511s", &lo, &hi, &fo, path) < 3)
+			continue;
+		size_t pl = strlen(path);
+		if ((uintptr_t)p >= lo && (uintptr_t)p < hi && pl >= 8 &&
+		    strcmp(path + pl - 8, "data.mdb") == 0) {
+			off = (long)((uintptr_t)p - lo + fo);
+			break;
+		}
+	}
+	fclose(m);
+	return off;
+}
+
+/* Offset of byte `at` (negative: from the end) of the value under key. */
+static long locate(const char *home, unsigned table, const void *key, size_t kl, long at)
+{
+	char d[4096];
+	snprintf(d, sizeof(d), "%s/data", home);
+	struct ds_store *st;
+	struct ds_store_opts so = {.tables = ds__chain_tables, .tables_len = DS__T_COUNT, .no_sync = true};
+	assert_int_equal(ds_store_open(&st, d, &so), 0);
+	struct ds_rtxn *rt;
+	assert_int_equal(ds_store_read_begin(&rt, st), 0);
+	const uint8_t *v;
+	size_t vl;
+	assert_int_equal(ds_store_get(rt, table, key, kl, &v, &vl), 0);
+	long i = at < 0 ? (long)vl + at : at;
+	assert_true(i >= 0 && (size_t)i < vl);
+	long off = map_offset(v + i);
+	ds_store_read_end(rt);
+	ds_store_close(st);
+	assert_true(off >= 0);
+	return off;
+}
+
+static void flip(const char *home, long off)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/data/data.mdb", home);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x10;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+static void expect_bad(const char *home, uint64_t height, const char *what)
+{
+	struct ds_verify_report rep;
+	int rc = ds_chain_verify(home, &rep, NULL, NULL);
+	printf("# corrupt %s: height %llu: %s\n", what, (unsigned long long)rep.bad_height, rep.why);
+	assert_true(rc < 0);
+	assert_int_equal(rep.bad_height, height);
+	assert_true(rep.why[0] != '\0');
+}
+
+static void expect_good(const char *home)
+{
+	struct ds_verify_report rep;
+	int rc = ds_chain_verify(home, &rep, NULL, NULL);
+	if (rc)
+		printf("# unexpected: height %llu: %s\n", (unsigned long long)rep.bad_height, rep.why);
+	assert_int_equal(rc, 0);
+}
+
+static void test_corruption_detected(void **state)
+{
+	(void)state;
+	struct fx *f = fx_new(0);
+	commit_n(f, 6, 10, 20);
+	ds_chain_close(f->c);
+	f->c = NULL;
+	expect_good(f->dir);
+	uint8_t k8[8], k12[12];
+	ds_store_key_u64(k8, 3);
+	const long block_at[] = {4, 40, 200, 420};
+	for (size_t i = 0; i < DS_ARRAY_LEN(block_at); i++) {
+		long off = locate(f->dir, DS__T_BLOCKS, k8, 8, block_at[i]);
+		flip(f->dir, off);
+		expect_bad(f->dir, 3, "block");
+		/* Reading it back is an error, never a crash. */
+		assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+		struct ds_buf b;
+		ds_buf_init(&b);
+		int rc = ds_chain_block(f->c, 3, &b, NULL);
+		assert_true(rc == DS_ECORRUPT || rc == 0);
+		ds_buf_free(&b);
+		ds_chain_close(f->c);
+		f->c = NULL;
+		flip(f->dir, off);
+	}
+	expect_good(f->dir);
+	/* The QC: the record's last byte is inside the last signature. */
+	long off = locate(f->dir, DS__T_BLOCKS, k8, 8, -1);
+	flip(f->dir, off);
+	expect_bad(f->dir, 3, "qc");
+	flip(f->dir, off);
+	/* A header in the header table. */
+	off = locate(f->dir, DS__T_HEADERS, k8, 8, 30);
+	flip(f->dir, off);
+	expect_bad(f->dir, 3, "header");
+	flip(f->dir, off);
+	/* A receipt. */
+	ds_put_u64be(k12, 4);
+	ds_put_u32be(k12 + 8, 2);
+	off = locate(f->dir, DS__T_RECEIPTS, k12, 12, -2);
+	flip(f->dir, off);
+	expect_bad(f->dir, 4, "receipt");
+	flip(f->dir, off);
+	/* Stored roots. */
+	off = locate(f->dir, DS__T_ROOTS, k8, 8, 5);
+	flip(f->dir, off);
+	expect_bad(f->dir, 3, "roots");
+	flip(f->dir, off);
+	/* A latest state value. */
+	uint8_t key[64];
+	memcpy(key, "kv/", 3);
+	memcpy(key + 3, f->kit.user_pk, DS_PK_LEN);
+	size_t kl = 0;
+	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+	struct ds_buf v;
+	ds_buf_init(&v);
+	for (int i = 0; i < 20; i++) {
+		kl = 3 + DS_PK_LEN + (size_t)snprintf((char *)key + 3 + DS_PK_LEN, 20, "/k%d", i);
+		if (ds_chain_state_value(f->c, key, kl, &v) == 0)
+			break;
+	}
+	assert_true(v.len > 0);
+	ds_buf_free(&v);
+	ds_chain_close(f->c);
+	f->c = NULL;
+	off = locate(f->dir, DS__T_LATEST, key, kl, -1);
+	flip(f->dir, off);
+	expect_bad(f->dir, 6, "latest value");
+	flip(f->dir, off);
+	/* The value in the values table: state_get refuses it. */
+	uint8_t vh[DS_HASH_LEN];
+	{
+		assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+		struct ds_chain_state_proof sp;
+		ds_chain_state_proof_init(&sp);
+		assert_int_equal(ds_chain_state_get(f->c, key, kl, UINT64_MAX, &sp), 0);
+		assert_true(sp.found);
+		ds_sha256(vh, sp.value.data, sp.value.len);
+		ds_chain_state_proof_free(&sp);
+		ds_chain_close(f->c);
+		f->c = NULL;
+	}
+	off = locate(f->dir, DS__T_VALUES, vh, DS_HASH_LEN, 0);
+	flip(f->dir, off);
+	expect_bad(f->dir, 6, "values table");
+	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+	struct ds_chain_state_proof sp;
+	ds_chain_state_proof_init(&sp);
+	assert_int_equal(ds_chain_state_get(f->c, key, kl, UINT64_MAX, &sp), DS_ECORRUPT);
+	ds_chain_state_proof_free(&sp);
+	ds_chain_close(f->c);
+	f->c = NULL;
+	flip(f->dir, off);
+	/* State tree nodes: the tip's root node, and a deeper one. */
+	uint8_t nk[DS_SMT_NODE_KEY_MAX];
+	size_t nkl = ds_smt_node_key(nk, 6, NULL, 0);
+	const long node_at[] = {0, 3, -1};
+	for (size_t i = 0; i < DS_ARRAY_LEN(node_at); i++) {
+		off = locate(f->dir, DS__T_NODES, nk, nkl, node_at[i]);
+		flip(f->dir, off);
+		expect_bad(f->dir, 6, "state node");
+		assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+		ds_chain_state_proof_init(&sp);
+		assert_int_equal(ds_chain_state_get(f->c, key, kl, UINT64_MAX, &sp), DS_ECORRUPT);
+		ds_chain_state_proof_free(&sp);
+		ds_chain_close(f->c);
+		f->c = NULL;
+		flip(f->dir, off);
+	}
+	/* Genesis record. */
+	off = locate(f->dir, DS__T_META, "genesis", 7, 3);
+	flip(f->dir, off);
+	expect_bad(f->dir, 0, "genesis");
+	flip(f->dir, off);
+	expect_good(f->dir);
+	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_genesis_and_reopen),
 		cmocka_unit_test(test_commit_and_proofs),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_next_and_check_header),
+		cmocka_unit_test(test_pruning),
+		cmocka_unit_test(test_corruption_detected),
 	};
 	return cmocka_run_group_tests_name("chain", tests, setup, NULL);
 }

@@ -9,10 +9,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <jansson.h>
+#include <sys/stat.h>
+
 #include "codec/codec.h"
+#include "keyfile/keyfile.h"
+#include "ledger/ledger.h"
+#include "merkle/merkle.h"
 #include "crypto/crypto.h"
 #include "privacy/privacy.h"
 #include "vm/vm.h"
+
+/* Declared here, not through cli/cli.h: there it is weak, and a weak
+ * reference never pulls cli_credit.o out of the library archive. */
+int ds_cli_credit(int argc, char **argv);
 
 /* Worked examples of docs/PRIVACY.md, computed with an independent Python
  * implementation (hmac, hashlib). */
@@ -840,6 +851,203 @@ static void test_lua_contract_tests(void **state)
 	assert_true(ran >= 4);
 }
 
+/* ---- the CLI, in process --------------------------------------------- */
+
+/* Runs `danshari credit ARGS...` with stdout discarded (its lines must not
+ * look like TAP); returns the exit status. */
+static int credit(const char *a0, ...)
+{
+	char *argv[24];
+	int argc = 0;
+	va_list ap;
+	argv[argc++] = (char *)"credit";
+	argv[argc++] = (char *)a0;
+	va_start(ap, a0);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && argc < 23)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	fflush(stdout);
+	int saved = dup(1);
+	int null = open(getenv("TU_CLI_STDOUT") ? getenv("TU_CLI_STDOUT") : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0600);
+	assert_true(saved >= 0 && null >= 0);
+	dup2(null, 1);
+	close(null);
+	int rc = ds_cli_credit(argc, argv);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	return rc;
+}
+
+static void put_file(const char *dir, const char *name, const char *text, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", dir, name);
+	assert_int_equal(ds_file_write_atomic(path, text, strlen(text), 0600, 0), 0);
+}
+
+static void test_cli(void **state)
+{
+	(void)state;
+	char *dir = tu_tmpdir("credit-cli");
+	char fields[4200], details[4200], disc[4200], ck[4200], rec[4200], hdr[4200], sk[4200],
+		consent[4200], forged[4200], idf[4200];
+	put_file(dir, "fields.json",
+		 "{\"case_closed\": \"yes\", \"amount_cny\": \"125000\", \"name\": \"Zhang San\"}", fields,
+		 sizeof(fields));
+	snprintf(details, sizeof(details), "%s/details.json", dir);
+	snprintf(disc, sizeof(disc), "%s/disc.json", dir);
+	assert_int_equal(credit("commit", "--fields", fields, "--out", details, NULL), 0);
+	struct stat st;
+	assert_int_equal(stat(details, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(credit("commit", "--fields", fields, "--out", details, NULL), 1); /* no overwrite */
+	json_error_t je;
+	json_t *dj = json_load_file(details, 0, &je);
+	assert_non_null(dj);
+	const char *commit = json_string_value(json_object_get(dj, "commitment"));
+	assert_non_null(commit);
+	assert_int_equal(credit("check-details", "--details", details, "--commitment", commit, NULL), 0);
+	assert_int_equal(credit("disclose", "--details", details, "--field", "case_closed", "--out", disc, NULL), 0);
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--commitment", commit, NULL), 0);
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--commitment",
+				"00000000000000000000000000000000000000000000000000000000000000ff", NULL), 1);
+	assert_int_equal(credit("disclose", "--details", details, "--field", "nope", NULL), 1);
+	assert_int_equal(credit("disclose", "--details", details, NULL), 2);
+
+	/* Tampered details and tampered disclosure are refused. */
+	json_t *d2 = json_deep_copy(dj);
+	json_t *f0 = json_array_get(json_object_get(d2, "fields"), 2);
+	json_object_set_new(f0, "value", json_string("Li Si"));
+	char tampered[4200];
+	snprintf(tampered, sizeof(tampered), "%s/tampered.json", dir);
+	assert_int_equal(json_dump_file(d2, tampered, 0), 0);
+	json_decref(d2);
+	assert_int_equal(credit("check-details", "--details", tampered, NULL), 1);
+	assert_int_equal(credit("disclose", "--details", tampered, "--field", "case_closed", NULL), 1);
+	json_t *dd = json_load_file(disc, 0, &je);
+	assert_non_null(dd);
+	json_object_set_new(dd, "value", json_string("no"));
+	char baddisc[4200];
+	snprintf(baddisc, sizeof(baddisc), "%s/baddisc.json", dir);
+	assert_int_equal(json_dump_file(dd, baddisc, 0), 0);
+	json_decref(dd);
+	assert_int_equal(credit("check-disclosure", "--disclosure", baddisc, "--commitment", commit, NULL), 1);
+
+	/* Through a state proof of the record: key -> record value holding the
+	 * commitment, in a sparse Merkle tree, against its root and a header. */
+	uint8_t val[512];
+	struct ds_enc e;
+	size_t vl;
+	ds_enc_init(&e, val, sizeof(val));
+	ds_value_enc_map(&e, 3);
+	ds_value_enc_key(&e, "commitment", 10);
+	ds_value_enc_str(&e, commit, 64);
+	ds_value_enc_key(&e, "id", 2);
+	ds_value_enc_str(&e, "court-d:1", 9);
+	ds_value_enc_key(&e, "status", 6);
+	ds_value_enc_str(&e, "active", 6);
+	assert_int_equal(ds_enc_finish(&e, &vl), 0);
+	const char *key = "c/credit/rec/court-d:1";
+	struct ds_smt_mem *mem;
+	assert_int_equal(ds_smt_mem_new(&mem), 0);
+	struct ds_smt_store store = ds_smt_mem_store(mem);
+	struct ds_smt_op ops[2] = {{(const uint8_t *)key, strlen(key), val, vl},
+				   {(const uint8_t *)"other", 5, (const uint8_t *)"x", 1}};
+	struct ds_smt_changeset cs;
+	assert_int_equal(ds_smt_update(&cs, &store, DS_SMT_VERSION_NONE, 1, ops, 2), 0);
+	assert_int_equal(ds_smt_mem_apply(mem, &cs), 0);
+	uint8_t root[32];
+	memcpy(root, cs.root, 32);
+	ds_smt_changeset_free(&cs);
+	struct ds_smt_proof *pf = malloc(sizeof(*pf));
+	assert_non_null(pf);
+	uint8_t kh[32], penc[DS_SMT_PROOF_ENC_MAX];
+	size_t pl;
+	ds_sha256(kh, key, strlen(key));
+	assert_int_equal(ds_smt_prove(pf, &store, 1, kh), 0);
+	assert_int_equal(ds_smt_proof_encode(penc, sizeof(penc), &pl, pf), 0);
+	free(pf);
+	ds_smt_mem_free(mem);
+	static char khex[128], vhex[1100], phex[2 * DS_SMT_PROOF_ENC_MAX + 1], rhex[65], json[2 * DS_SMT_PROOF_ENC_MAX + 1400];
+	ds_hex_encode(khex, (const uint8_t *)key, strlen(key));
+	ds_hex_encode(vhex, val, vl);
+	ds_hex_encode(phex, penc, pl);
+	ds_hex_encode(rhex, root, 32);
+	snprintf(json, sizeof(json), "{\"key\": \"%s\", \"value\": \"%s\", \"proof\": \"%s\"}", khex, vhex, phex);
+	put_file(dir, "record.json", json, rec, sizeof(rec));
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--record", rec, "--state-root", rhex, NULL), 0);
+	assert_int_equal(credit("check-disclosure", "--disclosure", baddisc, "--record", rec, "--state-root", rhex, NULL), 1);
+	rhex[0] = rhex[0] == '0' ? '1' : '0';
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--record", rec, "--state-root", rhex, NULL), 1);
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--record", rec, NULL), 2);
+
+	struct ds_header h;
+	memset(&h, 0, sizeof(h));
+	h.version = 1;
+	snprintf(h.chain_id, sizeof(h.chain_id), "danshari-test");
+	h.height = 5;
+	h.time_ms = 1700000000000ull;
+	h.exec_height = 4;
+	memcpy(h.state_root, root, 32);
+	uint8_t henc[DS_HEADER_MAX];
+	size_t hl;
+	assert_int_equal(ds_header_encode(henc, sizeof(henc), &hl, &h), 0);
+	char hhex[2 * DS_HEADER_MAX + 2];
+	ds_hex_encode(hhex, henc, hl);
+	put_file(dir, "header.hex", hhex, hdr, sizeof(hdr));
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--record", rec, "--header", hdr, NULL), 0);
+	h.state_root[0] ^= 1;
+	assert_int_equal(ds_header_encode(henc, sizeof(henc), &hl, &h), 0);
+	ds_hex_encode(hhex, henc, hl);
+	put_file(dir, "header2.hex", hhex, hdr, sizeof(hdr));
+	assert_int_equal(credit("check-disclosure", "--disclosure", disc, "--record", rec, "--header", hdr, NULL), 1);
+
+	/* Subject ids: key file mode enforced, id from a file. */
+	put_file(dir, "ck", "danshari-subject-key v1\nkey-id 1\nkey "
+		 "4242424242424242424242424242424242424242424242424242424242424242\n", ck, sizeof(ck));
+	put_file(dir, "id.txt", "110101-19900307777x\n", idf, sizeof(idf));
+	assert_int_equal(credit("subject-id", "--key", ck, "--kind", "person", "--id-file", idf, NULL), 0);
+	assert_int_equal(credit("subject-id", "--key", ck, "--kind", "person", "--id", "12/3", NULL), 1);
+	assert_int_equal(credit("subject-id", "--key", ck, "--kind", "alien", "--id", "123", NULL), 2);
+	assert_int_equal(chmod(ck, 0644), 0);
+	assert_int_equal(credit("subject-id", "--key", ck, "--kind", "person", "--id", "123", NULL), 1);
+
+	/* Consents: valid, forged, expired, wrong key. */
+	struct ds_key k;
+	char pk[65];
+	assert_int_equal(ds_keyfile_generate(&k), 0);
+	snprintf(sk, sizeof(sk), "%s/subject.key", dir);
+	char err[DS_KEYFILE_ERR_MAX];
+	assert_int_equal(ds_keyfile_write(sk, &k, err, sizeof(err)), 0);
+	ds_keyfile_pk_to_hex(pk, k.pk);
+	ds_keyfile_wipe(&k);
+	snprintf(consent, sizeof(consent), "%s/consent.json", dir);
+	assert_int_equal(credit("consent", "--key", sk, "--subject", SUBJ, "--record", "court-d:1",
+				"--grantee", "bank-c", "--expiry-ms", "4000000000000", "--chain-id", "t",
+				"--out", consent, NULL), 0);
+	assert_int_equal(credit("check-consent", "--consent", consent, "--pk", pk, NULL), 0);
+	assert_int_equal(credit("check-consent", "--consent", consent, "--pk", SPK, NULL), 1);
+	assert_int_equal(credit("check-consent", "--consent", consent, "--pk", pk, "--now-ms",
+				"4000000000000", NULL), 1);
+	json_t *cj = json_load_file(consent, 0, &je);
+	assert_non_null(cj);
+	json_object_set_new(cj, "grantee", json_string("bank-x"));
+	snprintf(forged, sizeof(forged), "%s/forged.json", dir);
+	assert_int_equal(json_dump_file(cj, forged, 0), 0);
+	json_decref(cj);
+	assert_int_equal(credit("check-consent", "--consent", forged, "--pk", pk, NULL), 1);
+	assert_int_equal(credit("consent", "--key", sk, "--subject", SUBJ, "--record", "r", "--grantee",
+				"b", "--expiry-ms", "5", NULL), 1);
+	assert_int_equal(credit("consent", "--key", sk, "--subject", "zz", "--record", "r", "--grantee",
+				"b", "--expiry-ms", "4000000000000", NULL), 2);
+	assert_int_equal(credit("nope", NULL), 2);
+	json_decref(dj);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	assert_int_equal(ds_crypto_init(), 0);
@@ -853,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_credit_contract),
 		cmocka_unit_test(test_identity_contract),
 		cmocka_unit_test(test_lua_contract_tests),
+		cmocka_unit_test(test_cli),
 	};
 	return cmocka_run_group_tests_name("privacy", tests, NULL, NULL);
 }
