@@ -8,6 +8,7 @@
 # make san        unit tests built with ASan+UBSan (BUILD=build-san)
 
 BUILD   ?= build
+FUZZ_BUILD ?= build-fuzz
 CC      ?= cc
 SAN     ?=
 PKGS    := libsodium libcrypto lmdb libuv lua5.4 jansson libmicrohttpd
@@ -102,7 +103,7 @@ run: $(BUILD)/danshari
 
 # libFuzzer targets: clang, all library code rebuilt with the fuzzer's sanitizers.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
-FUZZ_BUILD ?= build-fuzz
+
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Isrc $(WARN) -O1 -g $(PKG_CFLAGS) \
                -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DDS_FUZZ=1
