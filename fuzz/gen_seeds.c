@@ -16,6 +16,7 @@
 #include "ledger/ledger.h"
 #include "merkle/merkle.h"
 #include "net/net_internal.h"
+#include "privacy/privacy.h"
 
 #include "fuzz_cons_io.h"
 
@@ -425,6 +426,35 @@ static void gs_net(void)
 	gs_write_mode("fuzz_net_frame", "hello", 2, hello, sizeof(hello));
 }
 
+/* ---- privacy ---- */
+
+static void gs_privacy(void)
+{
+	static uint8_t buf[DS_PRIV_DETAILS_MAX];
+	size_t n;
+	struct ds_privacy_field f[3] = {
+		{"address.city", 12, (const uint8_t *)"Hangzhou", 8, {0}},
+		{"name", 4, (const uint8_t *)"\xe5\xbc\xa0\xe4\xb8\x89", 6, {0}},
+		{"score", 5, (const uint8_t *)"", 0, {0}},
+	};
+	for (int i = 0; i < 3; i++)
+		memset(f[i].salt, 0x30 + i, DS_PRIV_SALT_LEN);
+	gs_check(ds_privacy_details_encode(buf, sizeof(buf), &n, f, 3), "details");
+	gs_write_mode("fuzz_privacy", "details", 0, buf, n);
+	static struct ds_privacy_disclosure d;
+	gs_check(ds_privacy_disclose(&d, f, 3, "name", 4), "disclose");
+	gs_check(ds_privacy_disclosure_encode(buf, sizeof(buf), &n, &d), "disclosure");
+	gs_write_mode("fuzz_privacy", "disclosure", 1, buf, n);
+	gs_check(ds_privacy_disclose(&d, f, 1, "address.city", 12), "disclose one");
+	gs_check(ds_privacy_disclosure_encode(buf, sizeof(buf), &n, &d), "disclosure one");
+	gs_write_mode("fuzz_privacy", "disclosure-single", 1, buf, n);
+	struct ds_privacy_subject_key k = {.key_id = 3};
+	char text[DS_PRIV_SUBJECT_KEY_FILE_MAX];
+	memset(k.key, 0x77, sizeof(k.key));
+	gs_check(ds_privacy_subject_key_format(text, sizeof(text), &n, &k), "subject key");
+	gs_write_mode("fuzz_privacy", "subject-key", 2, text, n);
+}
+
 /* ---- text formats ---- */
 
 static void gs_text(void)
@@ -489,6 +519,7 @@ int main(int argc, char **argv)
 	gs_sim("run-honest", UINT32_MAX, 5);
 	gs_sim("run-one-down", 3, 5);
 	gs_net();
+	gs_privacy();
 	gs_text();
 	printf("gen_seeds: %d files in %s\n", gs_files, gs_out);
 	return 0;

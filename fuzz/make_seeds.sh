@@ -8,8 +8,10 @@
 set -eu
 cd "$(dirname "$0")/.."
 build=${BUILD:-build-seeds}
-mods="util codec crypto merkle ledger keyfile consensus net"
+mods="util codec crypto merkle ledger keyfile consensus net privacy"
 pkgs="libsodium libcrypto lmdb libuv lua5.4 jansson libmicrohttpd"
+# Re-archived every time: a module added to $mods must land in it.
+rm -f "$build/libds.a"
 make -s BUILD="$build" MODULES="$mods" "$build/libds.a"
 # shellcheck disable=SC2046,SC2086 # pkg-config output is meant to split
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -Isrc -Ifuzz -O1 -g $(pkg-config --cflags $pkgs) \

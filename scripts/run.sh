@@ -16,6 +16,6 @@ if [ ! -x "$bin" ]; then
 fi
 args=(devnet --dir "$dir")
 # An existing devnet keeps its own size; --nodes only matters the first time.
-[ -f "$dir/nodes.json" ] || args+=(--nodes "$nodes")
+[ -f "$dir/genesis.json" ] || args+=(--nodes "$nodes")
 [ -n "${DEVNET_BASE_PORT:-}" ] && args+=(--base-port "$DEVNET_BASE_PORT")
 exec "$bin" "${args[@]}"

@@ -402,8 +402,9 @@ int ds_cli_devnet(int argc, char **argv)
 	const char *dir = o[1].val;
 	if (strlen(dir) > PATH_CAP - 128)
 		return ds_cli_usage(CMD, "--dir is too long");
+	/* init writes genesis.json last: it marks a complete consortium. */
 	char path[PATH_CAP];
-	snprintf(path, sizeof(path), "%s/nodes.json", dir);
+	snprintf(path, sizeof(path), "%s/genesis.json", dir);
 	bool fresh = access(path, F_OK) != 0;
 	if (fresh) {
 		if (!ds_cli_init)

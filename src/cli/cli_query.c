@@ -842,7 +842,7 @@ int ds_cli_query(int argc, char **argv)
 	const char *kind = o.pos[0], *arg = o.pos[1];
 	char path[2 * 1024 + 128];
 	uint8_t id[DS_HASH_LEN];
-	uint8_t key[1024];
+	uint8_t key[448]; /* DS_HTTP_STATE_KEY_MAX */
 	size_t klen = 0;
 	if (strcmp(kind, "tx") == 0) {
 		if (strlen(arg) != 2 * DS_HASH_LEN || ds_hex_decode(id, DS_HASH_LEN, arg, strlen(arg)) != 0)

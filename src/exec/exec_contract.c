@@ -1,7 +1,8 @@
 /* The Lua contract runner: module "contract", the executor's fallback for
  * any target without a native module. Loads the target contract's active
  * source from the registry and runs it in the vm with a host over the
- * contract's own key space "c/<name>/". Rollback: the vm's writes go into
+ * contract's own key space (the executor's namespace for the call,
+ * "contract/<name>/"). Rollback: the vm's writes go into
  * the executor's transaction overlay; a call whose vm status is not ok
  * returns an error, and the executor drops the overlay (writes and events). */
 #include "exec/exec_sys.h"
@@ -12,20 +13,14 @@
 #include "codec/codec.h"
 #include "vm/vm.h"
 
-#define KEY_MAX (sizeof("c//") + DS_NAME_MAX + DS_VM_KEY_MAX)
+#define KEY_MAX 384
 
+/* Keys reach the executor contract-relative: it owns the namespace of a
+ * contract call ("contract/<name>/", exec.h), so a contract can reach
+ * nothing else. */
 struct host_ctx {
 	struct ds_exec_call *call;
-	uint8_t key[KEY_MAX];
-	size_t prefix_len;
 };
-
-static size_t full_key(struct host_ctx *h, const uint8_t *key, size_t key_len)
-{
-	DS_ASSERT(key_len <= DS_VM_KEY_MAX); /* the vm enforces it */
-	memcpy(h->key + h->prefix_len, key, key_len);
-	return h->prefix_len + key_len;
-}
 
 /* Deterministic refusals (bad sizes, names, quotas) become DS_ELIMIT, which
  * fails the call with a receipt; only errors of this node (memory, disk,
@@ -40,22 +35,19 @@ static int host_err(int rc)
 static int h_get(void *ctx, const uint8_t *key, size_t key_len, const uint8_t **val, size_t *val_len)
 {
 	struct host_ctx *h = ctx;
-	size_t n = full_key(h, key, key_len);
-	return host_err(h->call->get_global(h->call, h->key, n, val, val_len));
+	return host_err(h->call->get(h->call, key, key_len, val, val_len));
 }
 
 static int h_put(void *ctx, const uint8_t *key, size_t key_len, const uint8_t *val, size_t val_len)
 {
 	struct host_ctx *h = ctx;
-	size_t n = full_key(h, key, key_len);
-	return host_err(h->call->put_global(h->call, h->key, n, val, val_len));
+	return host_err(h->call->put(h->call, key, key_len, val, val_len));
 }
 
 static int h_del(void *ctx, const uint8_t *key, size_t key_len)
 {
 	struct host_ctx *h = ctx;
-	size_t n = full_key(h, key, key_len);
-	return host_err(h->call->del_global(h->call, h->key, n));
+	return host_err(h->call->del(h->call, key, key_len));
 }
 
 static int h_emit(void *ctx, const char *name, const uint8_t *val, size_t val_len)
@@ -114,9 +106,7 @@ static int contract_call(struct ds_exec_call *call)
 		call->fail(call, "cannot read caller or parameters: %s", ds_strerror(rc));
 		return rc;
 	}
-	struct host_ctx h;
-	h.call = call;
-	h.prefix_len = (size_t)snprintf((char *)h.key, sizeof(h.key), "c/%s/", name);
+	struct host_ctx h = {call};
 	struct ds_vm_host host = {
 		.ctx = &h, .get = h_get, .put = h_put, .del = h_del, .emit = h_emit,
 		.caller_account = caller.account, .caller_org = caller.org,
@@ -147,7 +137,8 @@ fail:
 	return rc;
 }
 
-const struct ds_exec_module ds_exec_contract_module = {"contract", contract_call, DS_EXEC_MOD_SYSTEM};
+/* Not a system module: a contract writes only its own namespace. */
+const struct ds_exec_module ds_exec_contract_module = {"contract", contract_call, 0};
 
 void ds_exec_sys_modules(struct ds_exec_module out[DS_EXEC_SYS_NMODULES])
 {

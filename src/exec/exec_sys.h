@@ -15,10 +15,11 @@
  *   sys/code/<name>/<version>  bytes: the Lua source of that version
  *   sys/gov/next               int: next proposal id
  *   sys/gov/p/<id, 20 digits>  the proposal with its votes and history
- *   c/<contract>/<key>         a contract's own key space
- * System modules read and write with get_global/put_global/del_global (the
- * executor must allow them, and the contract runner, to write those
- * prefixes). */
+ *   contract/<name>/<key>      a contract's own key space (the executor's
+ *                              namespace for contract calls)
+ * System modules read and write with get_global/put_global/del_global, so
+ * they are flagged DS_EXEC_MOD_SYSTEM; the contract runner is not (it uses
+ * the namespaced get/put/del). */
 #ifndef DS_EXEC_SYS_H
 #define DS_EXEC_SYS_H
 

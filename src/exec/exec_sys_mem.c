@@ -30,8 +30,8 @@ struct map {
 struct ds_exec_sys_mem {
 	struct map committed, overlay;
 	struct ds_exec_sys_mem_receipt *r; /* during run */
-	char prefix[DS_NAME_MAX + 2];      /* "<module>/" for namespaced calls */
-	uint8_t kbuf[MEM_KEY_MAX + DS_NAME_MAX + 2];
+	char prefix[2 * DS_NAME_MAX + 16]; /* "<module>/" for namespaced calls */
+	uint8_t kbuf[MEM_KEY_MAX + 2 * DS_NAME_MAX + 16];
 };
 
 static int key_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
@@ -282,6 +282,7 @@ static int c_set_return(struct ds_exec_call *call, const uint8_t *val, size_t va
 	return m->r->ret.err ? DS_ENOMEM : 0;
 }
 
+static void c_fail(struct ds_exec_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void c_fail(struct ds_exec_call *call, const char *fmt, ...)
 {
 	struct ds_exec_sys_mem *m = call->exec;
@@ -344,7 +345,11 @@ int ds_exec_sys_mem_run(struct ds_exec_sys_mem *m, struct ds_exec_sys_mem_receip
 		c_fail(&call, "no module or contract named %s", tx->target);
 		rc = DS_ENOTFOUND;
 	} else {
-		snprintf(m->prefix, sizeof(m->prefix), "%s/", mod->name);
+		/* As the executor: "<module>/", and "contract/<name>/" for contracts. */
+		if (strcmp(mod->name, "contract") == 0)
+			snprintf(m->prefix, sizeof(m->prefix), "contract/%s/", tx->target);
+		else
+			snprintf(m->prefix, sizeof(m->prefix), "%s/", mod->name);
 		rc = authorize ? authorize(&call) : 0;
 		if (rc == 0)
 			rc = mod->call(&call);

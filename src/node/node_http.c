@@ -9,6 +9,9 @@
 #include "cli/cli.h"
 #include "cli/cli_json.h"
 #include "crypto/crypto.h"
+#include "exec/exec.h"
+
+_Static_assert(DS_HTTP_STATE_KEY_MAX == DS_EXEC_KEY_MAX, "state key limit follows exec");
 
 /* Event types a subscriber asked for. The api filters live events itself
  * but hands replay every event, so history is filtered here: open records
@@ -630,6 +633,11 @@ static void h_state(void *ctx, const struct ds_api_req *req, struct ds_api_resp 
 	int rc = ds_chain_state_get(h->host.chain, key, klen, version, &p);
 	if (rc == 0 && (p.value.err || p.proof.err))
 		rc = DS_ENOMEM;
+	if (rc == DS_EINVAL || rc == DS_ERANGE) {
+		ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM, "state key or version refused: %s",
+				  ds_strerror(rc));
+		goto out;
+	}
 	if (rc) {
 		reply_err(r, rc, "state");
 		goto out;

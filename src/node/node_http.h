@@ -27,7 +27,7 @@
 /* Limits of the API (docs/API.md "Limits"). */
 #define DS_HTTP_BLOCKS_LIST_MAX 100   /* GET /v1/blocks?limit */
 #define DS_HTTP_BLOCKS_LIST_DEFAULT 20
-#define DS_HTTP_STATE_KEY_MAX 1024    /* bytes of a state key */
+#define DS_HTTP_STATE_KEY_MAX 448     /* bytes of a state key (= DS_EXEC_KEY_MAX) */
 #define DS_HTTP_QC_CHAIN_MAX 64       /* linking headers sent with a QC */
 #define DS_HTTP_SUBMIT_TIMEOUT_MS 10000
 /* SSE ids: height * DS_HTTP_EVENT_ID_BLOCK + slot. Slot 0 is the block;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 
 void ds_vm_limits_default(struct ds_vm_limits *l)
 {
@@ -307,6 +308,9 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 		return DS_EINVAL;
 	if (!locale_is_c(LC_COLLATE) || !locale_is_c(LC_NUMERIC))
 		return DS_ESTATE;
+	int crc = ds_crypto_init(); /* crypto.* in the sandbox; idempotent */
+	if (crc)
+		return crc;
 
 	int rc = 0;
 	lua_State *L = NULL;

@@ -20,6 +20,13 @@
 #define DS__VM_CHARGE_EMIT 500
 #define DS__VM_HOST_BYTE_DIV 8
 #define DS__VM_CHARGE_COROUTINE DS_VM_HOOK_STEP
+/* crypto.*: a fixed charge, paid before any work, plus one instruction per
+ * DS__VM_*_BYTE_DIV bytes hashed. Calibrated so that a charged instruction
+ * costs about as much time as an interpreted one (docs/parts/contracts.md). */
+#define DS__VM_CHARGE_ED25519 25000
+#define DS__VM_ED25519_BYTE_DIV 1 /* the message goes through SHA-512 */
+#define DS__VM_CHARGE_SHA256 50
+#define DS__VM_SHA256_BYTE_DIV 2
 
 /* One call's sandbox. The allocator's user data: every C function reaches
  * it through ds__vm_sb(L). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -710,6 +711,55 @@ static void open_api(lua_State *L, const struct ds_vm_host *h)
 	lua_setglobal(L, "block");
 }
 
+/* ---- crypto ---------------------------------------------------------------
+ * Byte-string arguments must be Lua strings (numbers are not converted).
+ * The charge depends only on the argument lengths and is taken before any
+ * work, so a call that runs out does so at the same point on every node
+ * whatever the bytes are. */
+
+static const char *check_bytes(lua_State *L, int arg, size_t *n)
+{
+	if (lua_type(L, arg) != LUA_TSTRING)
+		luaL_typeerror(L, arg, "string");
+	return lua_tolstring(L, arg, n);
+}
+
+/* crypto.ed25519_verify(sig, msg, pk): true when sig is a valid signature of
+ * msg under pk by the rule of ds_ed25519_verify; false for anything else,
+ * wrong lengths included. Says nothing about why. */
+static int crypto_ed25519_verify(lua_State *L)
+{
+	size_t sn, mn, pn;
+	const char *sig = check_bytes(L, 1, &sn);
+	const char *msg = check_bytes(L, 2, &mn);
+	const char *pk = check_bytes(L, 3, &pn);
+	ds__vm_charge(L, DS__VM_CHARGE_ED25519 + mn / DS__VM_ED25519_BYTE_DIV);
+	bool ok = sn == DS_SIG_LEN && pn == DS_PK_LEN &&
+		  ds_ed25519_verify((const uint8_t *)sig, msg, mn, (const uint8_t *)pk) == 0;
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+/* crypto.sha256(s): the 32-byte SHA-256 digest of s, as a (bytes) string. */
+static int crypto_sha256(lua_State *L)
+{
+	size_t n;
+	const char *s = check_bytes(L, 1, &n);
+	ds__vm_charge(L, DS__VM_CHARGE_SHA256 + n / DS__VM_SHA256_BYTE_DIV);
+	uint8_t h[DS_HASH_LEN];
+	ds_sha256(h, s, n);
+	lua_pushlstring(L, (const char *)h, sizeof(h));
+	return 1;
+}
+
+static void open_crypto(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{"ed25519_verify", crypto_ed25519_verify}, {"sha256", crypto_sha256}, {NULL, NULL}};
+	luaL_newlib(L, fns);
+	lua_setglobal(L, "crypto");
+}
+
 /* ---- math -----------------------------------------------------------------
  * Written here rather than taken from luaopen_math: that one seeds its
  * random generator from time() and clock() (a system call per sandbox) for
@@ -935,5 +985,6 @@ void ds__vm_open(lua_State *L)
 	lua_pop(L, 1);
 
 	open_api(L, sb->host);
+	open_crypto(L);
 	lua_pop(L, 1); /* g */
 }

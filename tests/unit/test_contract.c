@@ -161,7 +161,7 @@ static void test_deploy_and_call(void **state)
 	/* the value lives in the contract's own key space */
 	const uint8_t *v;
 	size_t n;
-	assert_int_equal(ds_exec_sys_mem_get(f->m, (const uint8_t *)"c/counter/n", 11, &v, &n), 0);
+	assert_int_equal(ds_exec_sys_mem_get(f->m, (const uint8_t *)"contract/counter/n", 18, &v, &n), 0);
 	/* caller identity reaches the contract */
 	assert_true(run(f, f->issuer, "counter", "whoami", "null"));
 	json_t *j;

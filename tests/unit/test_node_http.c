@@ -196,11 +196,14 @@ static int dial(void)
 }
 
 /* HTTP/1.0: the server closes after the reply and never chunks it. */
+static char g_last_path[128];
+
 static struct res request(const char *method, const char *path, const char *ctype,
 			  const void *body, size_t blen)
 {
+	snprintf(g_last_path, sizeof(g_last_path), "%s %s", method, path);
 	int fd = dial();
-	char head[1024];
+	char head[4096];
 	int hl = snprintf(head, sizeof(head), "%s %s HTTP/1.0\r\nHost: x\r\n", method, path);
 	if (ctype)
 		hl += snprintf(head + hl, sizeof(head) - (size_t)hl, "Content-Type: %s\r\n", ctype);
@@ -248,8 +251,9 @@ static struct res get(const char *path)
 
 static void expect_error(struct res *r, int status, const char *code)
 {
-	if (r->status != status || !json_is_object(json_object_get(r->json, "error")))
-		fprintf(stderr, "# expected %d %s, got: %.300s\n", status, code, r->raw);
+	json_t *c = json_object_get(json_object_get(r->json, "error"), "code");
+	if (r->status != status || !json_is_string(c) || strcmp(json_string_value(c), code) != 0)
+		fprintf(stderr, "# %s: expected %d %s, got: %.600s\n", g_last_path, status, code, r->raw);
 	assert_int_equal(r->status, status);
 	json_t *e = json_object_get(r->json, "error");
 	assert_true(json_is_object(e));
@@ -727,10 +731,10 @@ static void test_state(void **state)
 	expect_error(&r, 400, "BAD_PARAM");
 	r = get("/v1/state?key=00&prove=2");
 	expect_error(&r, 400, "BAD_PARAM");
-	char big[2 * 1100 + 64];
+	char big[2 * (DS_HTTP_STATE_KEY_MAX + 1) + 64];
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "/v1/state?key=", 14);
-	big[14 + 2 * 1100] = 0;
+	big[14 + 2 * (DS_HTTP_STATE_KEY_MAX + 1)] = 0;
 	r = get(big);
 	expect_error(&r, 400, "BAD_PARAM");
 }

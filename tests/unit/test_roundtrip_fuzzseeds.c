@@ -17,6 +17,7 @@
 #include "keyfile/keyfile.h"
 #include "ledger/ledger.h"
 #include "merkle/merkle.h"
+#include "privacy/privacy.h"
 
 #define LLVMFuzzerTestOneInput fz_tx_one
 #include "../../fuzz/fuzz_tx.c"
@@ -50,6 +51,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fz_keyfile_one
 #include "../../fuzz/fuzz_keyfile.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fz_privacy_one
+#include "../../fuzz/fuzz_privacy.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fz_vm_one
 #include "../../fuzz/fuzz_vm.c"
@@ -104,6 +108,20 @@ static bool v_keyfile(const uint8_t *p, size_t n)
 	bool ok = n > 0 && ds_keyfile_parse(&k, p + 1, n - 1, NULL, 0) == 0;
 	ds_keyfile_wipe(&k);
 	return ok;
+}
+static bool v_privacy(const uint8_t *p, size_t n)
+{
+	static struct ds_privacy_field f[DS_PRIV_FIELDS_MAX];
+	static struct ds_privacy_disclosure d;
+	struct ds_privacy_subject_key k;
+	size_t nf;
+	if (n == 0)
+		return false;
+	switch (p[0] % 3) {
+	case 0: return ds_privacy_details_decode(f, DS_PRIV_FIELDS_MAX, &nf, p + 1, n - 1) == 0;
+	case 1: return ds_privacy_disclosure_decode(&d, p + 1, n - 1) == 0;
+	default: return ds_privacy_subject_key_parse(&k, p + 1, n - 1) == 0;
+	}
 }
 /* A recorded run must still make the core commit: replay it on a fresh
  * validator 0 (self byte 0) and count deliveries. */
@@ -165,6 +183,7 @@ static const struct target targets[] = {
 	{"fuzz_api_json", fz_api_json_one, NULL},
 	{"fuzz_keyfile", fz_keyfile_one, v_keyfile},
 	{"fuzz_vm", fz_vm_one, NULL},
+	{"fuzz_privacy", fz_privacy_one, v_privacy},
 };
 
 static const char *seeds_root(void)
@@ -288,6 +307,7 @@ TARGET_TEST(8, net_frame)
 TARGET_TEST(9, api_json)
 TARGET_TEST(10, keyfile)
 TARGET_TEST(11, vm)
+TARGET_TEST(12, privacy)
 
 int main(void)
 {
@@ -301,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_frontier),  cmocka_unit_test(test_consensus),
 		cmocka_unit_test(test_net_frame), cmocka_unit_test(test_api_json),
 		cmocka_unit_test(test_keyfile),   cmocka_unit_test(test_vm),
+		cmocka_unit_test(test_privacy),
 	};
 	return cmocka_run_group_tests_name("roundtrip_fuzzseeds", tests, NULL, NULL);
 }
