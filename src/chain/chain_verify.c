@@ -15,6 +15,7 @@
 #include "exec/exec_int.h"
 
 #define RING 32
+#define READERS 2 /* signature checking dominates: both cores do it */
 
 struct item {
 	uint64_t height;
@@ -35,7 +36,9 @@ struct vctx {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct item ring[RING];
-	uint64_t head, tail; /* produced, consumed */
+	uint64_t tail; /* heights consumed: slot (h-1) % RING is free once h-1 < tail + RING */
+	unsigned next_reader;
+	bool ready[RING]; /* under mu */
 	bool stop;
 	/* replay state */
 	struct ds__kvmap state;
@@ -132,21 +135,26 @@ static void load_item(struct vctx *v, struct ds_rtxn *rt, struct item *it, uint8
 	}
 }
 
+/* Reader k loads heights h with (h - 1) % READERS == k, so the readers share
+ * the signature work; the ring keeps them at most RING heights ahead. */
 static void *reader(void *arg)
 {
 	struct vctx *v = arg;
+	pthread_mutex_lock(&v->mu);
+	unsigned k = v->next_reader++;
+	pthread_mutex_unlock(&v->mu);
 	uint8_t *scratch = malloc(DS_TX_SCRATCH_LEN);
 	struct ds_rtxn *rt = NULL;
 	int rc = scratch ? ds_store_read_begin(&rt, v->st) : DS_ENOMEM;
-	for (uint64_t h = 1; h <= v->tip; h++) {
+	for (uint64_t h = 1 + k; h <= v->tip; h += READERS) {
 		pthread_mutex_lock(&v->mu);
-		while (!v->stop && v->head - v->tail >= RING)
+		while (!v->stop && h - 1 >= v->tail + RING)
 			pthread_cond_wait(&v->cv, &v->mu);
 		bool stop = v->stop;
 		pthread_mutex_unlock(&v->mu);
 		if (stop)
 			break;
-		struct item *it = &v->ring[v->head % RING];
+		struct item *it = &v->ring[(h - 1) % RING];
 		memset(it, 0, sizeof(*it));
 		it->height = h;
 		if (rc) {
@@ -156,7 +164,7 @@ static void *reader(void *arg)
 			load_item(v, rt, it, scratch);
 		}
 		pthread_mutex_lock(&v->mu);
-		v->head++;
+		v->ready[(h - 1) % RING] = true;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
 	}
@@ -488,8 +496,8 @@ int ds_chain_verify(const char *home, struct ds_verify_report *rep,
 	struct ds_rtxn *rt = NULL;
 	struct roots *roots = NULL;
 	size_t roots_cap = 1024;
-	bool started = false;
-	pthread_t thr;
+	unsigned started = 0;
+	pthread_t thr[READERS];
 	struct ds_store_opts so = {.tables = ds__chain_tables, .tables_len = DS__T_COUNT};
 	int rc = ds_store_open(&v->st, dir, &so);
 	if (rc) {
@@ -560,22 +568,25 @@ int ds_chain_verify(const char *home, struct ds_verify_report *rep,
 	if (rc)
 		goto out;
 	rep->blocks = 1;
-	if (pthread_create(&thr, NULL, reader, v) != 0) {
-		rc = DS_ENOMEM;
-		goto out;
+	for (; started < READERS; started++) {
+		if (pthread_create(&thr[started], NULL, reader, v) != 0) {
+			rc = DS_ENOMEM;
+			goto out;
+		}
 	}
-	started = true;
 	uint64_t last_ms = 0;
 	for (uint64_t h = 1; h <= v->tip; h++) {
 		pthread_mutex_lock(&v->mu);
-		while (v->tail == v->head)
+		struct item *it = &v->ring[(h - 1) % RING];
+		while (!v->ready[(h - 1) % RING])
 			pthread_cond_wait(&v->cv, &v->mu);
 		pthread_mutex_unlock(&v->mu);
-		struct item *it = &v->ring[v->tail % RING];
+		DS_ASSERT(it->height == h);
 		rc = check_block(v, rt, ex, it, &prev, prev_hash, &fr, &roots, &roots_cap, rep);
 		free(it->rec);
 		free(it->sig_ok);
 		pthread_mutex_lock(&v->mu);
+		v->ready[(h - 1) % RING] = false;
 		v->tail++;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
@@ -598,10 +609,13 @@ out:
 		v->stop = true;
 		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
-		pthread_join(thr, NULL);
-		for (uint64_t i = v->tail; i < v->head; i++) {
-			free(v->ring[i % RING].rec);
-			free(v->ring[i % RING].sig_ok);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(thr[i], NULL);
+		for (size_t i = 0; i < RING; i++) {
+			if (v->ready[i]) {
+				free(v->ring[i].rec);
+				free(v->ring[i].sig_ok);
+			}
 		}
 	}
 	if (rc && !rep->why[0])

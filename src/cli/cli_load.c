@@ -1250,8 +1250,12 @@ int ds_cli_load(int argc, char **argv)
 		ds_cli_fail(CMD, "out of memory");
 		goto fail;
 	}
+	/* Unsent: due in the window as run (an interrupted run ends its window
+	 * early) but never sent, because the nodes did not keep up. */
+	uint64_t ran_ns = (t_end < window_end ? t_end : window_end) - R->t0_ns;
+	uint64_t due_end = ran_ns * tps / 1000000000ull + 1;
 	for (uint32_t i = 0; i < total; i++) {
-		if (R->t.state[i] == TX_UNSENT && !R->t.t_commit_ns[i])
+		if (R->t.state[i] == TX_UNSENT && !R->t.t_commit_ns[i] && i < due_end)
 			unsent++;
 		if (R->t.state[i] == TX_INFLIGHT)
 			lost++;
@@ -1263,7 +1267,9 @@ int ds_cli_load(int argc, char **argv)
 	double p99 = nlat ? (double)lat[(nlat * 99 + 99) / 100 - 1] / 1e6 : 0;
 	double lat_max = nlat ? (double)lat[nlat - 1] / 1e6 : 0;
 	free(lat);
-	double span_s = (double)secs;
+	double span_s = (double)ran_ns / 1e9;
+	if (span_s < 0.001)
+		span_s = 0.001;
 	if (R->last_commit_ns && (double)(R->last_commit_ns - R->t0_ns) / 1e9 > span_s)
 		span_s = (double)(R->last_commit_ns - R->t0_ns) / 1e9;
 	struct ds_buf out;

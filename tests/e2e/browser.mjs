@@ -152,7 +152,7 @@ function buildTx(chainId, height, key, value) {
 	const pk = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
 	// args = {"key": key, "value": value} (keys sorted, value a small int)
 	const args = Buffer.concat([Buffer.of(7, 2), str('key'), Buffer.of(4), str(key), str('value'), Buffer.of(3), uvar(value * 2)]);
-	const body = Buffer.concat([Buffer.of(1), str(chainId), pk, uvar(BigInt('0x' + crypto.randomBytes(6).toString('hex'))), uvar(height + 100),
+	const body = Buffer.concat([Buffer.of(1), str(chainId), pk, uvar(BigInt('0x' + crypto.randomBytes(6).toString('hex'))), uvar(height + 1000),
 		str('kv'), str('put'), uvar(args.length), args]);
 	const sig = crypto.sign(null, Buffer.concat([Buffer.from('danshari/tx/v1'), body]), privateKey);
 	const id = crypto.createHash('sha256').update(Buffer.concat([Buffer.from('danshari/txid/v1'), body])).digest('hex');
@@ -220,7 +220,9 @@ async function main() {
 	ok(await waitFor(`document.querySelector('.live-dot.on') !== null`), 'live feed (SSE) connected');
 
 	// A new transaction must show up in the live list without a reload.
-	const tx = buildTx(st.body.chain_id, st.body.height, `e2e-${crypto.randomBytes(3).toString('hex')}`, 7);
+	// Fresh height: the chain may have moved on a lot while pages loaded.
+	const now = await http('/v1/status');
+	const tx = buildTx(st.body.chain_id, now.body?.height ?? st.body.height, `e2e-${crypto.randomBytes(3).toString('hex')}`, 7);
 	const sub = await http('/v1/tx', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tx_hex: tx.hex }) });
 	ok(sub.status === 202 && sub.body && sub.body.id === tx.id, 'POST /v1/tx accepts a signed transaction (202, same id)', JSON.stringify(sub));
 	ok(await waitFor(`document.querySelector('#live-txs li[data-id="${tx.id}"]') !== null`, 60000), 'live transaction list shows the new transaction',

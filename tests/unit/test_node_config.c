@@ -104,29 +104,29 @@ static void test_genesis_strict(void **state)
 		       "missing member \"max_tx_lifetime\"");
 	expect_refused("{\"chain_id\": 5}", "\"chain_id\" must be a string");
 	expect_refused("{\"genesis_time_ms\": -1}", "non-negative integer");
-	/* Ranges. */
-	char t[8192];
-	snprintf(t, sizeof(t), "%s", genesis_text("", "", "127.0.0.1:26602", PK1));
-	char *p = strstr(t, "\"block_txs_max\": 1000");
-	assert_non_null(p);
-	memcpy(p, "\"block_txs_max\": 0   ", 21);
-	expect_refused(t, "block_txs_max");
-	snprintf(t, sizeof(t), "%s", genesis_text("", "", "127.0.0.1:26602", PK1));
-	p = strstr(t, "\"empty_block_interval_ms\": 200");
-	memcpy(p, "\"empty_block_interval_ms\": 2000", 31);
-	expect_refused(t, "empty_block_interval_ms");
-	snprintf(t, sizeof(t), "%s", genesis_text("", "", "127.0.0.1:26602", PK1));
-	p = strstr(t, "\"governance_threshold\": 2");
-	memcpy(p, "\"governance_threshold\": 3", 25);
-	expect_refused(t, "governance_threshold");
-	snprintf(t, sizeof(t), "%s", genesis_text("", "", "127.0.0.1:26602", PK1));
-	p = strstr(t, "test-chain");
-	memcpy(p, "Test-chain", 10);
-	expect_refused(t, "chain_id");
-	snprintf(t, sizeof(t), "%s", genesis_text("", "", "127.0.0.1:26602", PK1));
-	p = strstr(t, "\"name\": \"node1\"");
-	memcpy(p, "\"name\": \"node0\"", 15);
-	expect_refused(t, "name repeats");
+	/* Ranges and rules, each by replacing one piece of the valid text. */
+	const char *base = genesis_text("", "", "127.0.0.1:26602", PK1);
+	struct {
+		const char *from, *to, *needle;
+	} sub[] = {
+		{"\"block_txs_max\": 1000", "\"block_txs_max\": 0", "block_txs_max"},
+		{"\"block_txs_max\": 1000", "\"block_txs_max\": 20001", "block_txs_max"},
+		{"\"empty_block_interval_ms\": 200", "\"empty_block_interval_ms\": 2000", "empty_block_interval_ms"},
+		{"\"round_timeout_max_ms\": 8000", "\"round_timeout_max_ms\": 900", "round_timeout_max_ms"},
+		{"\"governance_threshold\": 2", "\"governance_threshold\": 3", "governance_threshold"},
+		{"test-chain", "Test-chain", "chain_id"},
+		{"\"name\": \"node1\"", "\"name\": \"node0\"", "name repeats"},
+		{"\"name\": \"org1\"", "\"name\": \"org0\"", "name repeats"},
+		{"\"power\": 1", "\"power\": 2", "power"},
+		{"\"validators\": [", "\"validators\": 7, \"x\": [", "\"validators\" must be an array"},
+	};
+	for (size_t i = 0; i < DS_ARRAY_LEN(sub); i++) {
+		static char t[8192];
+		const char *at = strstr(base, sub[i].from);
+		assert_non_null(at);
+		snprintf(t, sizeof(t), "%.*s%s%s", (int)(at - base), base, sub[i].to, at + strlen(sub[i].from));
+		expect_refused(t, sub[i].needle);
+	}
 }
 
 static void test_hostport(void **state)

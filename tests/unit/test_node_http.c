@@ -658,7 +658,7 @@ static void test_state(void **state)
 	char khex[2 * 128 + 1], path[512];
 	bool found_one = false, absent_one = false;
 	for (int i = 0; i < 8 && !(found_one && absent_one); i++) {
-		char k[8];
+		char k[16];
 		snprintf(k, sizeof(k), "k%d", i);
 		kv_key(key, &kl, k);
 		ds_hex_encode(khex, key, kl);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "vm/vm.h"
 
 /* ---- a host with a base map and an overlay, as exec will have ---------- */
@@ -273,75 +274,79 @@ struct vcase {
  * may change instruction and memory figures: that is the point of pinning. */
 static const struct vcase golden[] = {
 	{"infinite_loop.lua", "run",
-	 "infinite_loop.lua.run status=out_of_instructions instr=2000000 mem=15399 err=\"out of instructions\" ret= writes=0 events="},
+	 "infinite_loop.lua.run status=out_of_instructions instr=2000000 mem=15604 err=\"out of instructions\" ret= writes=0 events="},
 	{"memory_bomb.lua", "run",
-	 "memory_bomb.lua.run status=out_of_memory instr=308801 mem=4194294 err=\"out of memory\" ret= writes=0 events="},
+	 "memory_bomb.lua.run status=out_of_memory instr=309014 mem=4194180 err=\"out of memory\" ret= writes=0 events="},
 	{"deep_recursion.lua", "run",
-	 "deep_recursion.lua.run status=limit instr=3016 mem=65173 err=\"call depth exceeded\" ret= writes=0 events="},
+	 "deep_recursion.lua.run status=limit instr=3016 mem=65378 err=\"call depth exceeded\" ret= writes=0 events="},
 	{"huge_rep.lua", "run",
-	 "huge_rep.lua.run status=limit instr=57 mem=15517 err=\"string too large\" ret= writes=0 events="},
+	 "huge_rep.lua.run status=limit instr=57 mem=15722 err=\"string too large\" ret= writes=0 events="},
 	{"concat_bomb.lua", "run",
-	 "concat_bomb.lua.run status=limit instr=8284 mem=244042 err=\"string too large\" ret= writes=0 events="},
+	 "concat_bomb.lua.run status=limit instr=8284 mem=244247 err=\"string too large\" ret= writes=0 events="},
 	{"pattern_blowup.lua", "run",
-	 "pattern_blowup.lua.run status=out_of_instructions instr=2000000 mem=56127 err=\"out of instructions\" ret= writes=0 events="},
+	 "pattern_blowup.lua.run status=out_of_instructions instr=2000000 mem=56332 err=\"out of instructions\" ret= writes=0 events="},
 	{"pairs_mixed.lua", "order",
-	 "pairs_mixed.lua.order status=ok instr=339 mem=19758 err=\"\" ret=0466626f6f6c65616e3a66616c736520626f6f6c65616e3a74727565206e756d6265723a2d35206e756d6265723a31206e756d6265723a32206e756d6265723a... writes=0 events="},
+	 "pairs_mixed.lua.order status=ok instr=339 mem=19963 err=\"\" ret=0466626f6f6c65616e3a66616c736520626f6f6c65616e3a74727565206e756d6265723a2d35206e756d6265723a31206e756d6265723a32206e756d6265723a... writes=0 events="},
 	{"pairs_mixed.lua", "unorderable",
-	 "pairs_mixed.lua.unorderable status=error instr=188 mem=17725 err=\"t:11: pairs: keys of type table have no defined order\" ret= writes=0 events="},
+	 "pairs_mixed.lua.unorderable status=error instr=188 mem=17930 err=\"t:11: pairs: keys of type table have no defined order\" ret= writes=0 events="},
 	{"escape.lua", "names",
-	 "escape.lua.names status=ok instr=603 mem=25018 err=\"\" ret=0600 writes=0 events="},
+	 "escape.lua.names status=ok instr=603 mem=25223 err=\"\" ret=0600 writes=0 events="},
 	{"escape.lua", "io",
-	 "escape.lua.io status=error instr=587 mem=24672 err=\"t:18: attempt to index a nil value (global 'io')\" ret= writes=0 events="},
+	 "escape.lua.io status=error instr=587 mem=24877 err=\"t:18: attempt to index a nil value (global 'io')\" ret= writes=0 events="},
 	{"escape.lua", "os",
-	 "escape.lua.os status=error instr=587 mem=24672 err=\"t:19: attempt to index a nil value (global 'os')\" ret= writes=0 events="},
+	 "escape.lua.os status=error instr=587 mem=24877 err=\"t:19: attempt to index a nil value (global 'os')\" ret= writes=0 events="},
 	{"escape.lua", "debug",
-	 "escape.lua.debug status=error instr=587 mem=24672 err=\"t:20: attempt to index a nil value (global 'debug')\" ret= writes=0 events="},
+	 "escape.lua.debug status=error instr=587 mem=24877 err=\"t:20: attempt to index a nil value (global 'debug')\" ret= writes=0 events="},
 	{"escape.lua", "require",
-	 "escape.lua.require status=error instr=587 mem=24672 err=\"t:21: attempt to call a nil value (global 'require')\" ret= writes=0 events="},
+	 "escape.lua.require status=error instr=587 mem=24877 err=\"t:21: attempt to call a nil value (global 'require')\" ret= writes=0 events="},
 	{"escape.lua", "binary",
-	 "escape.lua.binary status=forbidden instr=581 mem=24672 err=\"binary chunks are not allowed\" ret= writes=0 events="},
+	 "escape.lua.binary status=forbidden instr=581 mem=24877 err=\"binary chunks are not allowed\" ret= writes=0 events="},
 	{"escape.lua", "text_load",
-	 "escape.lua.text_load status=ok instr=598 mem=24756 err=\"\" ret=0354 writes=0 events="},
+	 "escape.lua.text_load status=ok instr=598 mem=24961 err=\"\" ret=0354 writes=0 events="},
 	{"escape.lua", "dump",
-	 "escape.lua.dump status=ok instr=579 mem=24672 err=\"\" ret=00 writes=0 events="},
+	 "escape.lua.dump status=ok instr=579 mem=24877 err=\"\" ret=00 writes=0 events="},
 	{"escape.lua", "fmt_p",
-	 "escape.lua.fmt_p status=forbidden instr=583 mem=24672 err=\"string.format: %p is not allowed\" ret= writes=0 events="},
+	 "escape.lua.fmt_p status=forbidden instr=583 mem=24877 err=\"string.format: %p is not allowed\" ret= writes=0 events="},
 	{"escape.lua", "gc",
-	 "escape.lua.gc status=forbidden instr=587 mem=24672 err=\"setmetatable: __gc is not allowed\" ret= writes=0 events="},
+	 "escape.lua.gc status=forbidden instr=587 mem=24877 err=\"setmetatable: __gc is not allowed\" ret= writes=0 events="},
 	{"escape.lua", "weak",
-	 "escape.lua.weak status=forbidden instr=586 mem=24672 err=\"setmetatable: __mode is not allowed\" ret= writes=0 events="},
+	 "escape.lua.weak status=forbidden instr=586 mem=24877 err=\"setmetatable: __mode is not allowed\" ret= writes=0 events="},
 	{"escape.lua", "registry",
-	 "escape.lua.registry status=ok instr=583 mem=24672 err=\"\" ret=02 writes=0 events="},
+	 "escape.lua.registry status=ok instr=583 mem=24877 err=\"\" ret=02 writes=0 events="},
 	{"error_objects.lua", "table",
-	 "error_objects.lua.table status=error instr=202 mem=18073 err=\"error object is a table value\" ret= writes=0 events="},
+	 "error_objects.lua.table status=error instr=202 mem=18278 err=\"error object is a table value\" ret= writes=0 events="},
 	{"error_objects.lua", "tostring_table",
-	 "error_objects.lua.tostring_table status=error instr=205 mem=18161 err=\"error object is a table value\" ret= writes=0 events="},
+	 "error_objects.lua.tostring_table status=error instr=205 mem=18366 err=\"error object is a table value\" ret= writes=0 events="},
 	{"error_objects.lua", "number",
-	 "error_objects.lua.number status=error instr=199 mem=17993 err=\"42\" ret= writes=0 events="},
+	 "error_objects.lua.number status=error instr=199 mem=18198 err=\"42\" ret= writes=0 events="},
 	{"error_objects.lua", "nil_err",
-	 "error_objects.lua.nil_err status=error instr=199 mem=17993 err=\"error object is a nil value\" ret= writes=0 events="},
+	 "error_objects.lua.nil_err status=error instr=199 mem=18198 err=\"error object is a nil value\" ret= writes=0 events="},
 	{"error_objects.lua", "string",
-	 "error_objects.lua.string status=error instr=199 mem=17993 err=\"plain\" ret= writes=0 events="},
+	 "error_objects.lua.string status=error instr=199 mem=18198 err=\"plain\" ret= writes=0 events="},
 	{"error_objects.lua", "positioned",
-	 "error_objects.lua.positioned status=error instr=202 mem=18058 err=\"t:8: where\" ret= writes=0 events="},
+	 "error_objects.lua.positioned status=error instr=202 mem=18263 err=\"t:8: where\" ret= writes=0 events="},
 	{"coroutines.lua", "yield_main",
-	 "coroutines.lua.yield_main status=error instr=339 mem=19856 err=\"attempt to yield from outside a coroutine\" ret= writes=0 events="},
+	 "coroutines.lua.yield_main status=error instr=339 mem=20061 err=\"attempt to yield from outside a coroutine\" ret= writes=0 events="},
 	{"coroutines.lua", "yield_in_sort",
-	 "coroutines.lua.yield_in_sort status=error instr=1398 mem=20806 err=\"t:8: attempt to yield across a C-call boundary\" ret= writes=0 events="},
+	 "coroutines.lua.yield_in_sort status=error instr=1398 mem=21011 err=\"t:8: attempt to yield across a C-call boundary\" ret= writes=0 events="},
 	{"coroutines.lua", "generator",
-	 "coroutines.lua.generator status=ok instr=1374 mem=20806 err=\"\" ret=030c writes=0 events="},
+	 "coroutines.lua.generator status=ok instr=1374 mem=21011 err=\"\" ret=030c writes=0 events="},
 	{"coroutines.lua", "yield_in_pcall",
-	 "coroutines.lua.yield_in_pcall status=ok instr=1378 mem=20862 err=\"\" ret=0370 writes=0 events="},
+	 "coroutines.lua.yield_in_pcall status=ok instr=1378 mem=21067 err=\"\" ret=0370 writes=0 events="},
 	{"coroutines.lua", "churn",
-	 "coroutines.lua.churn status=out_of_instructions instr=2000000 mem=36732 err=\"out of instructions\" ret= writes=0 events="},
+	 "coroutines.lua.churn status=out_of_instructions instr=2000000 mem=37961 err=\"out of instructions\" ret= writes=0 events="},
 	{"coroutines.lua", "loop_inside",
-	 "coroutines.lua.loop_inside status=out_of_instructions instr=2000000 mem=20814 err=\"out of instructions\" ret= writes=0 events="},
+	 "coroutines.lua.loop_inside status=out_of_instructions instr=2000000 mem=21019 err=\"out of instructions\" ret= writes=0 events="},
 	{"catch_limits.lua", "instructions",
-	 "catch_limits.lua.instructions status=out_of_instructions instr=2000000 mem=17721 err=\"out of instructions\" ret= writes=0 events="},
+	 "catch_limits.lua.instructions status=out_of_instructions instr=2000000 mem=17926 err=\"out of instructions\" ret= writes=0 events="},
 	{"catch_limits.lua", "memory",
-	 "catch_limits.lua.memory status=out_of_memory instr=327735 mem=2114864 err=\"out of memory\" ret= writes=0 events="},
+	 "catch_limits.lua.memory status=out_of_memory instr=327735 mem=2115069 err=\"out of memory\" ret= writes=0 events="},
 	{"catch_limits.lua", "xpcall_instructions",
-	 "catch_limits.lua.xpcall_instructions status=out_of_instructions instr=2000000 mem=17721 err=\"out of instructions\" ret= writes=0 events="},
+	 "catch_limits.lua.xpcall_instructions status=out_of_instructions instr=2000000 mem=17926 err=\"out of instructions\" ret= writes=0 events="},
+	{"crypto.lua", "verify",
+	 "crypto.lua.verify status=ok instr=16126 mem=23916 err=\"\" ret=02 writes=0 events="},
+	{"crypto.lua", "sha256",
+	 "crypto.lua.sha256 status=ok instr=1359 mem=25136 err=\"\" ret=04406261373831366266386630316366656134313431343064653564616532323233623030333631613339363137376139636234313066663631663230303135... writes=0 events="},
 };
 
 static size_t run_cases(char *out, size_t cap, bool check)
@@ -781,6 +786,166 @@ static void test_hostile_golden(void **state)
 	run_cases(out, sizeof(out), true);
 }
 
+/* ---- crypto.* ------------------------------------------------------------ */
+
+static const char crypto_src[] =
+	"return {\n"
+	" v = function(a) return crypto.ed25519_verify(a[1], a[2], a[3]) end,\n"
+	" v2 = function(a) local r = crypto.ed25519_verify(a[1], a[2], a[3])\n"
+	"   r = crypto.ed25519_verify(a[1], a[2], a[3]) return r end,\n"
+	" h = function(a) return crypto.sha256(a[1]) end,\n"
+	" h2 = function(a) local r = crypto.sha256(a[1]) r = crypto.sha256(a[1]) return r end,\n"
+	" nil_sig = function() return crypto.ed25519_verify(nil, '', '') end,\n"
+	" num_pk = function() return crypto.ed25519_verify('', '', 1) end,\n"
+	" tbl_hash = function() return crypto.sha256({}) end,\n"
+	" caught = function() return pcall(crypto.ed25519_verify) end,\n"
+	"}\n";
+
+/* Calls crypto_src.method with args [sig, msg, pk] (each as bytes). */
+static void crypto_call(struct ds_vm_result *r, const struct ds_vm_limits *l, const char *method,
+			const uint8_t *sig, size_t sn, const uint8_t *msg, size_t mn,
+			const uint8_t *pk, size_t pn)
+{
+	static uint8_t args[8192];
+	struct ds_enc e;
+	ds_enc_init(&e, args, sizeof(args));
+	ds_value_enc_array(&e, 3);
+	ds_value_enc_bytes(&e, sig, sn);
+	ds_value_enc_bytes(&e, msg, mn);
+	ds_value_enc_bytes(&e, pk, pn);
+	size_t an;
+	assert_int_equal(ds_enc_finish(&e, &an), 0);
+	struct mock m;
+	assert_int_equal(run_src(r, &m, l, crypto_src, sizeof(crypto_src) - 1, method, args, an), 0);
+	mock_free(&m);
+}
+
+/* Returns the boolean a crypto_src.v call returned; its instruction figure
+ * goes to *instr. */
+static bool verify_call(const uint8_t *sig, size_t sn, const uint8_t *msg, size_t mn,
+			const uint8_t *pk, size_t pn, uint64_t *instr)
+{
+	struct ds_vm_limits l = test_limits();
+	struct ds_vm_result r;
+	crypto_call(&r, &l, "v", sig, sn, msg, mn, pk, pn);
+	if (r.status != DS_VM_OK)
+		print_error("verify: %s \"%s\"\n", ds_vm_status_name(r.status), r.error);
+	assert_int_equal(r.status, DS_VM_OK);
+	assert_int_equal(r.ret.len, 1);
+	assert_true(r.ret.data[0] == DS_VALUE_TRUE || r.ret.data[0] == DS_VALUE_FALSE);
+	bool ok = r.ret.data[0] == DS_VALUE_TRUE;
+	*instr = r.instructions;
+	ds_vm_result_free(&r);
+	return ok;
+}
+
+static void test_crypto_verify(void **state)
+{
+	(void)state;
+	uint64_t rs = tu_seed();
+	assert_int_equal(ds_crypto_init(), 0);
+	uint8_t seed[DS_SEED_LEN], pk[DS_PK_LEN], sk[DS_SK_LEN], sig[DS_SIG_LEN + 1];
+	uint8_t pk_long[DS_PK_LEN + 1], msg[40];
+	for (size_t i = 0; i < sizeof(seed); i++)
+		seed[i] = (uint8_t)tu_rand(&rs);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)tu_rand(&rs);
+	assert_int_equal(ds_ed25519_seed_keypair(pk, sk, seed), 0);
+	ds_ed25519_sign(sig, msg, sizeof(msg), sk);
+	sig[DS_SIG_LEN] = 0;
+	memcpy(pk_long, pk, DS_PK_LEN);
+	pk_long[DS_PK_LEN] = 0;
+
+	uint64_t base, instr;
+	assert_true(verify_call(sig, DS_SIG_LEN, msg, sizeof(msg), pk, DS_PK_LEN, &base));
+
+	/* Every single-byte change is refused, and costs exactly the same:
+	 * the charge depends on lengths only. */
+	uint8_t *parts[3] = {sig, msg, pk};
+	const size_t lens[3] = {DS_SIG_LEN, sizeof(msg), DS_PK_LEN};
+	for (size_t p = 0; p < 3; p++) {
+		for (size_t i = 0; i < lens[p]; i++) {
+			uint8_t flip = (uint8_t)(1u << (tu_rand(&rs) % 8));
+			parts[p][i] ^= flip;
+			bool ok = verify_call(sig, DS_SIG_LEN, msg, sizeof(msg), pk, DS_PK_LEN, &instr);
+			parts[p][i] ^= flip;
+			if (ok || instr != base)
+				print_error("part %zu byte %zu flip %02x: ok=%d instr=%llu base=%llu\n", p,
+					    i, flip, ok, (unsigned long long)instr,
+					    (unsigned long long)base);
+			assert_false(ok);
+			assert_int_equal(instr, base);
+		}
+	}
+	assert_true(verify_call(sig, DS_SIG_LEN, msg, sizeof(msg), pk, DS_PK_LEN, &instr));
+	assert_int_equal(instr, base);
+
+	/* Wrong lengths: false, never an error. */
+	const size_t sig_lens[] = {0, 1, DS_SIG_LEN - 1, DS_SIG_LEN + 1};
+	for (size_t i = 0; i < DS_ARRAY_LEN(sig_lens); i++)
+		assert_false(verify_call(sig, sig_lens[i], msg, sizeof(msg), pk, DS_PK_LEN, &instr));
+	const size_t pk_lens[] = {0, 1, DS_PK_LEN - 1, DS_PK_LEN + 1};
+	for (size_t i = 0; i < DS_ARRAY_LEN(pk_lens); i++)
+		assert_false(verify_call(sig, DS_SIG_LEN, msg, sizeof(msg), pk_long, pk_lens[i], &instr));
+	assert_false(verify_call(sig, DS_SIG_LEN, msg, sizeof(msg) - 1, pk, DS_PK_LEN, &instr));
+	assert_false(verify_call(sig, DS_SIG_LEN, msg, 0, pk, DS_PK_LEN, &instr));
+	assert_false(verify_call(sig, DS_SIG_LEN, msg, sizeof(msg), sig, DS_SIG_LEN, &instr));
+
+	/* Non-strings are the contract's error, and leak nothing. */
+	expect_fail(crypto_src, "nil_sig", DS_VM_ERROR,
+		    "t:7: bad argument #1 to 'ed25519_verify' (string expected, got nil)");
+	expect_fail(crypto_src, "num_pk", DS_VM_ERROR,
+		    "t:8: bad argument #3 to 'ed25519_verify' (string expected, got number)");
+	expect_fail(crypto_src, "tbl_hash", DS_VM_ERROR,
+		    "t:9: bad argument #1 to 'sha256' (string expected, got table)");
+	expect_fail(crypto_src, "caught", DS_VM_OK, "");
+}
+
+/* The documented charges, exactly (docs/parts/contracts.md): a second,
+ * identical call adds its charge and nothing else (no allocation, and the
+ * few VM instructions stay within the first, uncounted, hook step). */
+static void test_crypto_charges(void **state)
+{
+	(void)state;
+	assert_int_equal(ds_crypto_init(), 0);
+	static uint8_t msg[2001];
+	memset(msg, 'm', sizeof(msg));
+	uint8_t sig[DS_SIG_LEN] = {0}, pk[DS_PK_LEN] = {0};
+	const size_t msg_lens[] = {0, 1, 40, 1001, 2001};
+	struct ds_vm_limits l = test_limits();
+	for (size_t i = 0; i < DS_ARRAY_LEN(msg_lens); i++) {
+		size_t n = msg_lens[i];
+		struct ds_vm_result r1, r2;
+		crypto_call(&r1, &l, "v", sig, sizeof(sig), msg, n, pk, sizeof(pk));
+		crypto_call(&r2, &l, "v2", sig, sizeof(sig), msg, n, pk, sizeof(pk));
+		assert_int_equal(r1.status, DS_VM_OK);
+		assert_int_equal(r2.status, DS_VM_OK);
+		assert_int_equal(r2.instructions - r1.instructions, 15000 + n / 2);
+		ds_vm_result_free(&r1);
+		ds_vm_result_free(&r2);
+		crypto_call(&r1, &l, "h", msg, n, msg, 0, pk, 0);
+		crypto_call(&r2, &l, "h2", msg, n, msg, 0, pk, 0);
+		assert_int_equal(r1.status, DS_VM_OK);
+		assert_int_equal(r2.status, DS_VM_OK);
+		assert_int_equal(r2.instructions - r1.instructions, 50 + n / 4);
+		uint8_t want[DS_HASH_LEN + 2] = {DS_VALUE_BYTES, DS_HASH_LEN};
+		ds_sha256(want + 2, msg, n);
+		assert_int_equal(r1.ret.len, sizeof(want));
+		assert_memory_equal(r1.ret.data, want, sizeof(want));
+		ds_vm_result_free(&r1);
+		ds_vm_result_free(&r2);
+	}
+	/* The charge comes first: a call that cannot pay stops there, with
+	 * exactly the budget used. */
+	l.instructions_max = 14000;
+	struct ds_vm_result r;
+	crypto_call(&r, &l, "v", sig, sizeof(sig), msg, 40, pk, sizeof(pk));
+	assert_int_equal(r.status, DS_VM_OUT_OF_INSTRUCTIONS);
+	assert_int_equal(r.instructions, 14000);
+	assert_string_equal(r.error, "out of instructions");
+	ds_vm_result_free(&r);
+}
+
 /* ---- two processes, different address layouts and allocation histories -- */
 
 static int child_main(const char *mode)
@@ -882,6 +1047,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_limits_api),
 		cmocka_unit_test(test_value_roundtrip),
 		cmocka_unit_test(test_hostile_golden),
+		cmocka_unit_test(test_crypto_verify),
+		cmocka_unit_test(test_crypto_charges),
 		cmocka_unit_test(test_two_processes),
 	};
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
