@@ -1,11 +1,14 @@
 /* vm benchmark: key-value contract calls per second on one core (fresh
- * sandbox per call, as on a node), and the cost of instruction metering.
+ * sandbox per call, as on a node), the cost of instruction metering, and
+ * the time per charged instruction of crypto.ed25519_verify next to that of
+ * interpreted code (the basis of its charge, docs/parts/contracts.md).
  * Figures are medians of 5 runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec.h"
+#include "crypto/crypto.h"
 #include "util/util.h"
 #include "vm/vm.h"
 
@@ -76,6 +79,13 @@ static const char loop_src[] =
 	"  local str = ''\n"
 	"  for i = 1, n // 100 do str = str .. 'x' if #str > 50 then str = '' end end\n"
 	"  return s\n"
+	"end}\n";
+
+static const char verify_src[] =
+	"return {run = function(a)\n"
+	"  local n = 0\n"
+	"  for i = 1, 50 do if crypto.ed25519_verify(a[1], a[2], a[3]) then n = n + 1 end end\n"
+	"  return n\n"
 	"end}\n";
 
 static int cmp_double(const void *a, const void *b)
@@ -168,5 +178,29 @@ int main(void)
 	printf("vm_loop_minstr_per_sec: %.1f Minstr/s\n", lm * (double)instr / 1e6);
 	printf("vm_metering_overhead_loop: %.1f %%\n", (ln / lm - 1.0) * 100.0);
 	printf("vm_metering_overhead_kv: %.1f %%\n", (kvn / kvm - 1.0) * 100.0);
+
+	/* 50 verifications of a 100-byte message per call. */
+	uint8_t seed[DS_SEED_LEN] = {7}, pk[DS_PK_LEN], sk[DS_SK_LEN], sig[DS_SIG_LEN], msg[100];
+	memset(msg, 'm', sizeof(msg));
+	if (ds_crypto_init() != 0 || ds_ed25519_seed_keypair(pk, sk, seed) != 0)
+		return 1;
+	ds_ed25519_sign(sig, msg, sizeof(msg), sk);
+	uint8_t vargs[256];
+	ds_enc_init(&e, vargs, sizeof(vargs));
+	ds_value_enc_array(&e, 3);
+	ds_value_enc_bytes(&e, sig, sizeof(sig));
+	ds_value_enc_bytes(&e, msg, sizeof(msg));
+	ds_value_enc_bytes(&e, pk, sizeof(pk));
+	size_t vn;
+	if (ds_enc_finish(&e, &vn) != 0)
+		return 1;
+	double ver[5];
+	uint64_t vinstr = 0;
+	for (int rep = 0; rep < 5; rep++)
+		ver[rep] = run(verify_src, sizeof(verify_src) - 1, "run", vargs, vn, true, 10, &vinstr);
+	double vm = median5(ver);
+	printf("vm_ed25519_verify_us: %.1f us\n", 1e6 / vm / 50.0);
+	printf("vm_ed25519_ns_per_charged_instr: %.2f ns\n", 1e9 / (vm * (double)vinstr));
+	printf("vm_loop_ns_per_instr: %.2f ns\n", 1e9 / (lm * (double)instr));
 	return 0;
 }

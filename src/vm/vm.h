@@ -123,8 +123,9 @@ void ds_vm_result_free(struct ds_vm_result *r);
  * receipt), which the caller frees with ds_vm_result_free. Returns DS_EINVAL
  * for bad chunkname/method syntax or src too long, DS_ESTATE when the process
  * locale is not "C", DS_ENOMEM when the system allocator failed (not the
- * contract's fault: retry or stop, never write a receipt), or a host
- * callback's error; *res is then empty (freeing it is harmless). */
+ * contract's fault: retry or stop, never write a receipt), DS_ECRYPTO when
+ * ds_crypto_init fails (it is called here, for crypto.* in the sandbox), or
+ * a host callback's error; *res is then empty (freeing it is harmless). */
 int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	       const struct ds_vm_host *host, const char *src, size_t src_len,
 	       const char *chunkname, const char *method, const uint8_t *args,
