@@ -35,6 +35,11 @@ struct ds_exec_call;
  * ds_chain_open, from one thread. */
 void ds_chain_set_modules(const struct ds_exec_module *mods, size_t nmods,
 			  int (*authorize)(struct ds_exec_call *call));
+/* Defined (once) by whoever owns the node's module set: calls
+ * ds_chain_set_modules with it. Weak, so `danshari verify-chain` re-executes
+ * with the same modules as the node when they are linked in, and with the kv
+ * module alone when they are not. */
+void ds_chain_register_modules(void) __attribute__((weak));
 
 /* Chain parameters fixed in genesis (governance may change some later). */
 struct ds_chain_params {

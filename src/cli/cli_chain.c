@@ -59,6 +59,8 @@ int ds_cli_verify_chain(int argc, char **argv)
 	}
 	if (!home)
 		return ds_cli_usage(cmd, "--home DIR is required");
+	if (ds_chain_register_modules)
+		ds_chain_register_modules();
 	struct ds_verify_report rep;
 	uint64_t t0 = ds_mono_ns();
 	int rc = ds_chain_verify(home, &rep, isatty(2) ? progress_tty : NULL, NULL);

@@ -361,7 +361,9 @@ static void load_demo(const char *dir, struct dnode *nodes, size_t n)
 		printf("contracts: %zu found, but this build has no 'gov' command to deploy them: skipped\n",
 		       g.gl_pathc);
 	else
-		printf("contracts: %zu found; deploy them with 'danshari gov deploy' (see README)\n", g.gl_pathc);
+		printf("contracts: %zu found under ./contracts/; devnet does not deploy them yet: "
+		       "propose each with 'danshari gov deploy' and vote it in (see 'danshari gov --help')\n",
+		       g.gl_pathc);
 	globfree(&g);
 	if (ds_cli_credit)
 		printf("credit demo: see 'danshari credit --help'\n");

@@ -657,7 +657,7 @@ static void test_credit_contract(void **state)
 	refused(w, &subject, "grant", "{record='court-d:1', grantee='bank-c', basis='consent', expiry_ms=1}",
 		"in the past");
 	refused(w, &subject, "grant", "{record='court-d:1', grantee='bank-c', basis='consent', expiry_ms=1800000000000, sig='xx', chain_id='c'}",
-		"crypto.ed25519_verify");
+		"consent signature does not verify");
 	refused(w, &subject, "grant", "{record='nope:1', grantee='bank-c', basis='consent', expiry_ms=1800000000000}",
 		"unknown record");
 	ok(w, &subject, "grant", "{record='court-d:1', grantee='bank-c', basis='consent', purpose='loan', expiry_ms=1800000000000}",
