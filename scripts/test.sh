@@ -50,7 +50,7 @@ done
 
 if [ "$mode" = all ]; then
   export DANSHARI_BIN="$PWD/$build/danshari" DS_BUILD="$PWD/$build"
-  for s in tests/cli/*.sh tests/sim/*.sh tests/cluster/*.sh tests/e2e/*.sh; do
+  for s in tests/cli/*.sh tests/sim/*.sh tests/chain/*.sh tests/cluster/*.sh tests/e2e/*.sh; do
     [ -f "$s" ] || continue
     run_suite "$(basename "$(dirname "$s")")/$(basename "$s" .sh)" 1500 bash "$s"
   done

@@ -244,6 +244,7 @@ static void set_error(char *dst, const char *src)
 	}
 }
 
+static void c_fail(struct ds_exec_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void c_fail(struct ds_exec_call *c, const char *fmt, ...)
 {
 	struct xctx *x = X(c);

@@ -1,6 +1,7 @@
 /* The node: opening a home, the consensus host callbacks, the network
  * dispatch, status, metrics and shutdown. */
 #include "node/node_int.h"
+#include "node/node_credit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -727,6 +728,9 @@ static void on_message(void *ctx, size_t peer, const uint8_t *msg, size_t len)
 	case DS__NODE_FRAME_SYNC_RESP:
 		ds__node_sync_on_resp(n, (uint32_t)peer, p, pl);
 		break;
+	case DS__NODE_FRAME_DETAILS:
+		ds__node_credit_on_details(n, (uint32_t)peer, p, pl);
+		break;
 	default:
 		DS_LOGD(MOD, "unknown frame type", " peer=%zu type=%u", peer, msg[0]);
 	}
@@ -1263,6 +1267,11 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 		ds__node_err(err, err_cap, "cannot register the HTTP routes: %s", ds_strerror(rc));
 		goto fail;
 	}
+	if ((rc = ds__node_credit_open(n, n->api))) {
+		ds__node_err(err, err_cap, "cannot open the private store %s/private: %s", n->home,
+			     ds_strerror(rc));
+		goto fail;
+	}
 	if ((rc = ds_loop_on_signal(n->loop, on_signal, n)))
 		goto fail;
 	char pk[2 * DS_PK_LEN + 1];
@@ -1327,6 +1336,7 @@ void ds_node_free(struct ds_node *n)
 		ds_loop_free(n->loop); /* runs queued closures and finishes pool jobs */
 		n->loop = NULL;
 	}
+	ds__node_credit_close(n);
 	ds__node_mempool_close(n);
 	for (size_t i = 0; i < n->nheld; i++)
 		free(n->held[i].msg);

@@ -31,6 +31,7 @@
 #define DS_NODE_ORGS_MAX DS_VALIDATORS_MAX
 #define DS_NODE_JSON_MAX (1u << 20) /* bytes of a config or genesis file */
 #define DS_NODE_COMMIT_HOOKS_MAX 4
+#define DS_NODE_GOV_JSON_MAX (512u << 10) /* bytes of genesis.json's governance extras */
 
 /* ------------------------------------------------------------ genesis --- */
 
@@ -51,6 +52,13 @@ struct ds_node_genesis {
 	uint32_t governance_threshold;       /* votes to pass a proposal */
 	uint32_t norgs;
 	struct ds_node_org orgs[DS_NODE_ORGS_MAX];
+	/* Governance extras (organisations' display_name and roles,
+	 * validators' org, the "governance" member; docs/parts/node.md) as
+	 * compact JSON in the shape of a sparse genesis document, NUL
+	 * terminated; "" when the file has none. Written by the parser and by
+	 * ds_node_genesis_default_gov, read by ds_node_genesis_state and the
+	 * formatter. */
+	char gov[DS_NODE_GOV_JSON_MAX];
 };
 
 /* Parses genesis JSON text strictly: every member known and of its type,
@@ -66,13 +74,35 @@ int ds_node_genesis_load(struct ds_node_genesis *out, const char *path, char *er
  * terminated, appended to out. Parsing it back gives g. */
 int ds_node_genesis_format(struct ds_buf *out, const struct ds_node_genesis *g) DS_MUST_USE;
 
-/* The genesis state writes (system records for organisations, accounts and
- * validators). Hook for the governance module: until it is connected this
- * sets *state = NULL, *nstate = 0. *state and what it points to are owned
- * by the caller on success and freed with ds_node_genesis_state_free. */
+/* The genesis state writes: the system records (exec_sys.h) of the
+ * organisations, their admin accounts, the governance accounts, parameters,
+ * validators and pre-deployed contracts, sorted by key. *state and what it
+ * points to are owned by the caller on success and freed with
+ * ds_node_genesis_state_free. Returns 0, or the error of
+ * ds_exec_sys_genesis_state (the parser has checked the same already). */
 int ds_node_genesis_state(const struct ds_node_genesis *g, struct ds_kv **state,
 			  size_t *nstate) DS_MUST_USE;
 void ds_node_genesis_state_free(struct ds_kv *state, size_t nstate);
+
+/* A contract pre-deployed by genesis (init). */
+struct ds_node_gov_contract {
+	const char *name;       /* DS_NAME, e.g. "credit" */
+	const char *source;     /* Lua source (UTF-8), borrowed */
+	size_t source_len;
+	const char *roles_json; /* JSON object {method: role}, or NULL */
+};
+/* Fills g->gov for a fresh consortium (init; orgs and validators set):
+ * every organisation may grant DS_NODE_DEFAULT_ROLES, validator i belongs to
+ * organisation i (the last one when there are fewer), parameters
+ * gov.threshold_num 2, gov.threshold_den 3, kv.open 1, and the contracts
+ * deployed by organisations[0]. Returns 0, or DS_EINVAL / DS_ETOOBIG /
+ * DS_ENOMEM with a reason in err. */
+#define DS_NODE_DEFAULT_ROLES                                                        \
+	"writer", "contract.call", "identity:register", "legal:grant", "legal:erase", \
+		"issuer:court.judgment", "issuer:tax.overdue", "issuer:licence.revoked", \
+		"issuer:award.honour"
+int ds_node_genesis_default_gov(struct ds_node_genesis *g, const struct ds_node_gov_contract *c,
+				size_t nc, char *err, size_t err_cap) DS_MUST_USE;
 
 /* "host:port" with a numeric IPv4 address or "[IPv6]:port"; port 1..65535. */
 int ds_node_parse_hostport(char *host, size_t host_cap, uint16_t *port, const char *s) DS_MUST_USE;
@@ -91,6 +121,7 @@ struct ds_node_config {
 	uint64_t mempool_bytes_max;           /* default 256 MiB */
 	uint32_t api_threads;                 /* default 2 */
 	uint64_t map_size_max;                /* LMDB map bound, 0 = store default */
+	char web_dir[DS_NODE_PATH_MAX];       /* explorer files served at /; "" = none */
 };
 
 void ds_node_config_default(struct ds_node_config *c);
@@ -203,5 +234,7 @@ int ds_node_on_commit(struct ds_node *n, ds_node_commit_fn cb, void *arg) DS_MUS
 /* Implemented by src/node/node_http.c (the /v1 routes); weak so the node
  * links without it. Called once after the API server started. */
 __attribute__((weak)) int ds_node_http_start(struct ds_node *n, struct ds_api *api);
+/* Its counterpart, called after ds_api_stop (no handler runs any more). */
+__attribute__((weak)) void ds_node_http_stop(struct ds_node *n);
 
 #endif

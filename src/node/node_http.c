@@ -580,6 +580,9 @@ out:
 	ds_chain_txinfo_free(&ti);
 }
 
+static void state_answer(struct ds_node_http *h, const struct ds_api_req *req, struct ds_api_resp *r,
+			 const uint8_t *key, size_t klen, uint64_t prove);
+
 static void h_state(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
 	struct ds_node_http *h = ctx;
@@ -611,6 +614,14 @@ static void h_state(void *ctx, const struct ds_api_req *req, struct ds_api_resp 
 		}
 		memcpy(key, kstr, klen);
 	}
+	state_answer(h, req, r, key, klen, prove);
+}
+
+/* The /v1/state reply for one key (also used by the credit routes, which
+ * build the key from the path). */
+static void state_answer(struct ds_node_http *h, const struct ds_api_req *req, struct ds_api_resp *r,
+			 const uint8_t *key, size_t klen, uint64_t prove)
+{
 	/* Lagged execution: the newest state is certified only by the next
 	 * header, so a proof is served by default for the newest certified
 	 * version (the tip header's exec_height); ?version=N picks another. */

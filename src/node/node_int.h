@@ -41,6 +41,7 @@ enum {
 	DS__NODE_FRAME_TXS = 2,       /* tx gossip: bytes(tx) repeated to the end */
 	DS__NODE_FRAME_SYNC_REQ = 3,  /* uvar from_height, uvar count */
 	DS__NODE_FRAME_SYNC_RESP = 4, /* uvar tip, uvar count, count x (bytes block, bytes qc) */
+	DS__NODE_FRAME_DETAILS = 5,   /* credit record details (node_credit.h) */
 };
 
 /* ---- the node ---- */
@@ -165,6 +166,8 @@ struct ds_node {
 	struct ds_node_status *st;
 	uint64_t last_seen_ms[DS_VALIDATORS_MAX];
 	uint64_t started_ms;
+
+	struct ds__node_credit *credit; /* node_credit.c: private store, details */
 
 	ds_node_commit_fn hooks[DS_NODE_COMMIT_HOOKS_MAX];
 	void *hook_args[DS_NODE_COMMIT_HOOKS_MAX];

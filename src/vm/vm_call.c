@@ -119,7 +119,7 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		    grow > sb->lim->memory_bytes_max)
 			return NULL; /* Lua collects and retries, then raises ERRMEM */
 		if (sb->metering) {
-			sb->charged += (grow + DS__VM_ALLOC_CHARGE_BYTES - 1) / DS__VM_ALLOC_CHARGE_BYTES;
+			sb->charged += (grow + DS__VM_BYTES_PER_INSTR - 1) / DS__VM_BYTES_PER_INSTR;
 			if (ds__vm_over_budget(sb)) {
 				if (!sb->fatal) {
 					sb->fatal = DS_VM_OUT_OF_INSTRUCTIONS;
@@ -179,7 +179,7 @@ static int sb_main(lua_State *L)
 	sb->metering = true;
 	if (!sb->host->no_meter)
 		lua_sethook(L, sb_hook, LUA_MASKCOUNT, DS_VM_HOOK_STEP);
-	ds__vm_charge(L, a->src_len / DS__VM_ALLOC_CHARGE_BYTES);
+	ds__vm_charge(L, a->src_len / DS__VM_BYTES_PER_INSTR);
 	if (a->src_len > 0 && a->src[0] == LUA_SIGNATURE[0])
 		ds__vm_fatal(L, DS_VM_FORBIDDEN, "binary chunks are not allowed");
 	char cname[DS_VM_NAME_MAX + 2];

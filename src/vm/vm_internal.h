@@ -8,10 +8,28 @@
 
 #include "vm/vm.h"
 
-/* Allocation growth is charged as instructions, one per this many bytes:
- * C library code (concatenation, string.rep, buffers) does work
- * proportional to what it allocates, and no VM instruction pays for it. */
-#define DS__VM_ALLOC_CHARGE_BYTES 32
+/* Byte-proportional work costs one instruction per this many bytes: the
+ * creation charge (below), source text, and library functions that walk
+ * their arguments. Protocol constant. */
+#define DS__VM_BYTES_PER_INSTR 32
+/* Creation charge and logical memory. Lua reports an object's creation to
+ * the allocator with ptr == NULL and osize == the object's type tag; a
+ * creation happens at a point fixed by the program (no cache, no
+ * collector involvement) for every kind except short strings, which are
+ * interned: whether "abc" is allocated depends on whether an earlier "abc"
+ * has been collected yet. Short strings are recognised by size: a Lua
+ * 5.4.4 x86-64 TString has a 24-byte header, contents up to
+ * LUAI_MAXSHORTLEN (40) bytes plus a NUL. Everything else the allocator
+ * sees (table parts, stacks, the string table, buffer growth) moves with
+ * the hash seed and the collector, so it is never charged. */
+#define DS__VM_SHORTSTR_ALLOC_MAX (24 + 40 + 1)
+/* Node protection only (no receipt): the live heap may not pass
+ * DS__VM_HARD_MEM_FACTOR x memory_bytes_max + DS__VM_HARD_BYTES_PER_INSTR
+ * x instructions_max. The second term covers what the budget lets a
+ * contract hold without a creation charge (table slots, short strings,
+ * stacks); see docs/parts/contracts.md "Memory". */
+#define DS__VM_HARD_MEM_FACTOR 4
+#define DS__VM_HARD_BYTES_PER_INSTR 128
 /* Fixed charges (instructions) for host calls and coroutines; bytes moved
  * through the host cost one instruction per DS__VM_HOST_BYTE_DIV. */
 #define DS__VM_CHARGE_GET 200
@@ -35,13 +53,17 @@
 struct ds__sb {
 	const struct ds_vm_limits *lim;
 	const struct ds_vm_host *host;
-	size_t live_bytes;
-	size_t peak_bytes;
+	size_t live_bytes; /* diagnostic and node protection only */
+	size_t peak_bytes; /* diagnostic only */
+	size_t hard_bytes; /* live_bytes ceiling (node protection) */
+	uint64_t logical_bytes; /* deterministic: bytes of charged creations */
 	uint64_t vm_instr; /* whole hook steps */
-	uint64_t charged;  /* allocation, host and library charges */
+	uint64_t charged;  /* creation, host and library charges */
+	uint64_t instr_at_fatal; /* the figure when the first failure was set */
 	bool metering;     /* charges and caps on the contract's behalf */
 	bool closing;      /* after the call: no caps, frees only expected */
 	bool sys_oom;      /* the system allocator failed: not deterministic */
+	bool hard_oom;     /* the hard ceiling was hit: not deterministic */
 	int host_err;      /* a host callback failed (negative DS_E*) */
 	/* First sandbox-level failure wins and cannot be caught by pcall. */
 	enum ds_vm_status fatal;
@@ -59,6 +81,10 @@ static inline struct ds__sb *ds__vm_sb(lua_State *L)
 	return ud;
 }
 
+/* Records a sandbox-level failure (first one wins) without raising; the
+ * instruction figure is frozen there, since what runs between this point
+ * and the end of the call may differ between nodes. */
+void ds__vm_set_fatal(struct ds__sb *sb, enum ds_vm_status st, const char *msg);
 /* Records a sandbox-level failure (first one wins) and raises it. */
 _Noreturn void ds__vm_fatal(lua_State *L, enum ds_vm_status st, const char *msg);
 /* Like ds__vm_fatal with a formatted message (bounded, truncated). */

@@ -70,7 +70,7 @@ static void remove_names(lua_State *L, int t, const char *const *names)
 /* ---- metered pass-through wrappers -------------------------------------- */
 
 /* C library functions that do work proportional to an argument without
- * allocating (so the allocator's charge does not see it) pay for it here,
+ * creating an object (so no creation charge sees it) pay for it here,
  * then run unchanged: the original sees the same stack frame. */
 enum meter_mode { M_STR1, M_TLEN1, M_MOVE, M_UNPACK, M_NARGS };
 
@@ -86,7 +86,7 @@ static int metered(lua_State *L)
 	switch (m) {
 	case M_STR1:
 		if (lua_type(L, 1) == LUA_TSTRING)
-			c += lua_rawlen(L, 1) / DS__VM_ALLOC_CHARGE_BYTES;
+			c += lua_rawlen(L, 1) / DS__VM_BYTES_PER_INSTR;
 		break;
 	case M_TLEN1:
 		if (lua_type(L, 1) == LUA_TTABLE)
@@ -275,7 +275,7 @@ static int sb_load(lua_State *L)
 	const char *name = luaL_optstring(L, 2, "load");
 	if (n > 0 && s[0] == LUA_SIGNATURE[0])
 		ds__vm_fatal(L, DS_VM_FORBIDDEN, "binary chunks are not allowed");
-	ds__vm_charge(L, n / DS__VM_ALLOC_CHARGE_BYTES);
+	ds__vm_charge(L, n / DS__VM_BYTES_PER_INSTR);
 	char cname[DS_VM_NAME_MAX + 2];
 	snprintf(cname, sizeof(cname), "=%s", name);
 	int has_env = !lua_isnone(L, 4);
@@ -359,7 +359,7 @@ static int sb_format(lua_State *L)
 	const char *f = luaL_checklstring(L, 1, &fl);
 	int top = lua_gettop(L);
 	int arg = 1;
-	uint64_t c = 1 + fl / DS__VM_ALLOC_CHARGE_BYTES;
+	uint64_t c = 1 + fl / DS__VM_BYTES_PER_INSTR;
 	for (size_t i = 0; i < fl; i++) {
 		if (f[i] != '%')
 			continue;
@@ -384,7 +384,7 @@ static int sb_format(lua_State *L)
 			}
 		}
 		if (lua_type(L, arg) == LUA_TSTRING)
-			c += lua_rawlen(L, arg) / DS__VM_ALLOC_CHARGE_BYTES;
+			c += lua_rawlen(L, arg) / DS__VM_BYTES_PER_INSTR;
 	}
 	ds__vm_charge(L, c);
 	return upvalue_cfunc(L, 1)(L);
