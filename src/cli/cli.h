@@ -6,6 +6,10 @@
 #ifndef DS_CLI_H
 #define DS_CLI_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #define DS_VERSION "0.1.0"
 
 int ds_cli_main(int argc, char **argv);
@@ -13,6 +17,26 @@ int ds_cli_main(int argc, char **argv);
 /* Prints "danshari <cmd>: <fmt...>\n" to stderr; returns 1 (or 2 for usage). */
 int ds_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ds_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Options: --name VALUE, --name=VALUE, --flag. A multi option may repeat;
+ * its values are kept in vals. Returns 0, or 2 after a one-line usage error.
+ * Values borrow argv. */
+#define DS_CLI_OPT_VALS_MAX 64
+struct ds_cli_opt {
+	const char *name; /* without the leading "--" */
+	bool flag;        /* takes no value */
+	bool multi;
+	const char *val;
+	bool seen;
+	const char *vals[DS_CLI_OPT_VALS_MAX];
+	size_t nvals;
+};
+#define DS_CLI_OPT(n) {.name = (n)}
+#define DS_CLI_FLAG(n) {.name = (n), .flag = true}
+#define DS_CLI_MULTI(n) {.name = (n), .multi = true}
+int ds_cli_parse_opts(const char *cmd, int argc, char **argv, struct ds_cli_opt *o, size_t n);
+/* Plain decimal without leading zeros: 0, DS_EINVAL or DS_ERANGE. */
+int ds_cli_parse_u64(uint64_t *out, const char *s);
+
 /* True if argv holds -h or --help. */
 int ds_cli_wants_help(int argc, char **argv);
 

@@ -16,71 +16,6 @@
 
 #define OPTS_MAX 16
 
-struct opt {
-	const char *name;
-	bool flag;
-	bool multi; /* may repeat: values kept in vals */
-	const char *val;
-	bool seen;
-	const char *vals[DS_SYS_ROLES_MAX];
-	size_t nvals;
-};
-
-static int parse_opts(const char *cmd, int argc, char **argv, struct opt *o, size_t n)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strncmp(a, "--", 2) != 0)
-			return ds_cli_usage(cmd, "unexpected argument '%s'", a);
-		const char *eq = strchr(a + 2, '=');
-		size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-		struct opt *hit = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (strlen(o[k].name) == len && strncmp(o[k].name, a + 2, len) == 0)
-				hit = &o[k];
-		if (!hit)
-			return ds_cli_usage(cmd, "unknown option '%.*s'", (int)(len + 2), a);
-		if (hit->seen && !hit->multi)
-			return ds_cli_usage(cmd, "option --%s given twice", hit->name);
-		hit->seen = true;
-		if (hit->flag) {
-			if (eq)
-				return ds_cli_usage(cmd, "option --%s takes no value", hit->name);
-			continue;
-		}
-		if (eq) {
-			hit->val = eq + 1;
-		} else {
-			if (i + 1 >= argc)
-				return ds_cli_usage(cmd, "option --%s needs a value", hit->name);
-			hit->val = argv[++i];
-		}
-		if (hit->multi) {
-			if (hit->nvals >= DS_ARRAY_LEN(hit->vals))
-				return ds_cli_usage(cmd, "option --%s given too often", hit->name);
-			hit->vals[hit->nvals++] = hit->val;
-		}
-	}
-	return 0;
-}
-
-static int parse_u64(uint64_t *out, const char *s)
-{
-	uint64_t v = 0;
-	*out = 0;
-	if (!s[0] || (s[0] == '0' && s[1]))
-		return DS_EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return DS_EINVAL;
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return DS_ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
 
 /* Options every gov subcommand shares, first in each option table. */
 enum { O_CHAIN, O_SENDER, O_KEY, O_EXPIRY, O_NONCE, O_OUT, O_HEX, O_COMMON };
@@ -89,8 +24,8 @@ enum { O_CHAIN, O_SENDER, O_KEY, O_EXPIRY, O_NONCE, O_OUT, O_HEX, O_COMMON };
 	{"key", false, false, NULL, false, {0}, 0}, {"expiry-height", false, false, NULL, false, {0}, 0}, \
 	{"nonce", false, false, NULL, false, {0}, 0}, {"out", false, false, NULL, false, {0}, 0},       \
 	{"hex", true, false, NULL, false, {0}, 0}
-#define OPT(n) {n, false, false, NULL, false, {0}, 0}
-#define FLAG(n) {n, true, false, NULL, false, {0}, 0}
+#define OPT(n) DS_CLI_OPT(n)
+#define FLAG(n) DS_CLI_FLAG(n)
 
 static const char common_help[] =
 	"common options: --chain-id ID (--sender PUBHEX | --key FILE) --expiry-height H\n"
@@ -99,7 +34,7 @@ static const char common_help[] =
 	"stdout; sign it with 'danshari tx sign --key FILE'.\n";
 
 /* Encodes j as the args of tx target.method and writes the unsigned tx. */
-static int emit_tx(const char *cmd, const struct opt *o, const char *target, const char *method, json_t *j)
+static int emit_tx(const char *cmd, const struct ds_cli_opt *o, const char *target, const char *method, json_t *j)
 {
 	struct ds_tx tx;
 	struct ds_buf args;
@@ -111,7 +46,7 @@ static int emit_tx(const char *cmd, const struct opt *o, const char *target, con
 	tx.version = 1;
 	if (!o[O_CHAIN].val || !ds_ledger_chain_id_valid(o[O_CHAIN].val))
 		return ds_cli_usage(cmd, "--chain-id ID is required (1-%d of a-z 0-9 . _ -)", DS_CHAIN_ID_MAX);
-	if (!o[O_EXPIRY].val || parse_u64(&tx.expiry_height, o[O_EXPIRY].val) != 0)
+	if (!o[O_EXPIRY].val || ds_cli_parse_u64(&tx.expiry_height, o[O_EXPIRY].val) != 0)
 		return ds_cli_usage(cmd, "--expiry-height H is required (a decimal number)");
 	if (!!o[O_SENDER].val == !!o[O_KEY].val)
 		return ds_cli_usage(cmd, "give exactly one of --sender and --key");
@@ -121,7 +56,7 @@ static int emit_tx(const char *cmd, const struct opt *o, const char *target, con
 	snprintf(tx.target, sizeof(tx.target), "%s", target);
 	snprintf(tx.method, sizeof(tx.method), "%s", method);
 	if (o[O_NONCE].val) {
-		if (parse_u64(&tx.nonce, o[O_NONCE].val) != 0)
+		if (ds_cli_parse_u64(&tx.nonce, o[O_NONCE].val) != 0)
 			return ds_cli_usage(cmd, "bad --nonce '%s'", o[O_NONCE].val);
 	} else {
 		tx.nonce = ds_random_u64();
@@ -220,12 +155,12 @@ static const char call_help[] =
 static int gov_propose(int argc, char **argv)
 {
 	const char *cmd = "gov propose";
-	struct opt o[] = {COMMON_OPTS, OPT("kind"), OPT("payload")};
+	struct ds_cli_opt o[] = {COMMON_OPTS, OPT("kind"), OPT("payload")};
 	if (ds_cli_wants_help(argc, argv)) {
 		printf("%s\n%s", propose_help, common_help);
 		return 0;
 	}
-	int ret = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int ret = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (ret)
 		return ret;
 	if (!o[O_COMMON].val || !o[O_COMMON + 1].val)
@@ -244,19 +179,19 @@ static int gov_propose(int argc, char **argv)
 static int gov_deploy(int argc, char **argv)
 {
 	const char *cmd = "gov deploy";
-	struct opt o[] = {COMMON_OPTS, OPT("name"), OPT("version"), OPT("source"), OPT("roles"), FLAG("upgrade")};
+	struct ds_cli_opt o[] = {COMMON_OPTS, OPT("name"), OPT("version"), OPT("source"), OPT("roles"), FLAG("upgrade")};
 	enum { NAME = O_COMMON, VERSION, SOURCE, ROLES, UPGRADE };
 	if (ds_cli_wants_help(argc, argv)) {
 		printf("%s\n%s", deploy_help, common_help);
 		return 0;
 	}
-	int ret = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int ret = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (ret)
 		return ret;
 	uint64_t version;
 	if (!o[NAME].val || !o[VERSION].val || !o[SOURCE].val)
 		return ds_cli_usage(cmd, "--name, --version and --source are required");
-	if (parse_u64(&version, o[VERSION].val) != 0 || version < 1 || version > INT64_MAX)
+	if (ds_cli_parse_u64(&version, o[VERSION].val) != 0 || version < 1 || version > INT64_MAX)
 		return ds_cli_usage(cmd, "bad --version '%s' (an integer >= 1)", o[VERSION].val);
 	uint8_t *src;
 	size_t len;
@@ -295,17 +230,17 @@ static int gov_deploy(int argc, char **argv)
 static int gov_vote(int argc, char **argv)
 {
 	const char *cmd = "gov vote";
-	struct opt o[] = {COMMON_OPTS, OPT("id"), FLAG("approve"), FLAG("reject")};
+	struct ds_cli_opt o[] = {COMMON_OPTS, OPT("id"), FLAG("approve"), FLAG("reject")};
 	enum { ID = O_COMMON, APPROVE, REJECT };
 	if (ds_cli_wants_help(argc, argv)) {
 		printf("%s\n%s", vote_help, common_help);
 		return 0;
 	}
-	int ret = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int ret = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (ret)
 		return ret;
 	uint64_t id;
-	if (!o[ID].val || parse_u64(&id, o[ID].val) != 0 || id > INT64_MAX)
+	if (!o[ID].val || ds_cli_parse_u64(&id, o[ID].val) != 0 || id > INT64_MAX)
 		return ds_cli_usage(cmd, "--id N is required (a proposal number)");
 	if (o[APPROVE].seen == o[REJECT].seen)
 		return ds_cli_usage(cmd, "give exactly one of --approve and --reject");
@@ -320,13 +255,13 @@ static int gov_vote(int argc, char **argv)
 static int gov_call(int argc, char **argv)
 {
 	const char *cmd = "gov call";
-	struct opt o[] = {COMMON_OPTS, OPT("contract"), OPT("method"), OPT("args")};
+	struct ds_cli_opt o[] = {COMMON_OPTS, OPT("contract"), OPT("method"), OPT("args")};
 	enum { CONTRACT = O_COMMON, METHOD, ARGS };
 	if (ds_cli_wants_help(argc, argv)) {
 		printf("%s\n%s", call_help, common_help);
 		return 0;
 	}
-	int ret = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int ret = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (ret)
 		return ret;
 	if (!o[CONTRACT].val || !o[METHOD].val)
@@ -423,8 +358,8 @@ int ds_cli_contract(int argc, char **argv)
 	if (argc < 3 || strncmp(argv[2], "--", 2) == 0)
 		return ds_cli_usage(cmd, "FILE.lua is required");
 	const char *path = argv[2];
-	struct opt o[] = {OPT("name"), {"role", false, true, NULL, false, {0}, 0}};
-	int ret = parse_opts(cmd, argc - 2, argv + 2, o, DS_ARRAY_LEN(o));
+	struct ds_cli_opt o[] = {OPT("name"), DS_CLI_MULTI("role")};
+	int ret = ds_cli_parse_opts(cmd, argc - 2, argv + 2, o, DS_ARRAY_LEN(o));
 	if (ret)
 		return ret;
 	char name[DS_NAME_MAX + 1];

@@ -72,42 +72,9 @@ const char ds__load_help[] =
 
 /* ---- options (same grammar as the other commands) ------------------------- */
 
-struct opt {
-	const char *name;
-	const char *val;
-	bool seen;
-};
-
-static int parse_opts(int argc, char **argv, struct opt *o, size_t n)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strncmp(a, "--", 2) != 0)
-			return ds_cli_usage(CMD, "unexpected argument '%s'", a);
-		const char *eq = strchr(a + 2, '=');
-		size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-		struct opt *hit = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (strlen(o[k].name) == len && strncmp(o[k].name, a + 2, len) == 0)
-				hit = &o[k];
-		if (!hit)
-			return ds_cli_usage(CMD, "unknown option '%.*s'", (int)(len + 2), a);
-		if (hit->seen)
-			return ds_cli_usage(CMD, "option --%s given twice", hit->name);
-		hit->seen = true;
-		if (eq) {
-			hit->val = eq + 1;
-		} else {
-			if (i + 1 >= argc)
-				return ds_cli_usage(CMD, "option --%s needs a value", hit->name);
-			hit->val = argv[++i];
-		}
-	}
-	return 0;
-}
 
 /* Plain decimal in [min, max]; returns 0 or 2 after a usage error. */
-static int opt_u64(uint64_t *out, const struct opt *o, uint64_t def, uint64_t min, uint64_t max)
+static int opt_u64(uint64_t *out, const struct ds_cli_opt *o, uint64_t def, uint64_t min, uint64_t max)
 {
 	*out = def;
 	if (!o->seen)
@@ -1032,12 +999,12 @@ int ds_cli_load(int argc, char **argv)
 		fputs(ds__load_help, stdout);
 		return 0;
 	}
-	struct opt o[] = {
-		{"nodes", NULL, false},  {"tps", NULL, false},           {"seconds", NULL, false},
-		{"keys", NULL, false},   {"timeout-s", NULL, false},     {"conns", NULL, false},
-		{"expiry-margin", NULL, false}, {"value-bytes", NULL, false},
+	struct ds_cli_opt o[] = {
+		DS_CLI_OPT("nodes"),  DS_CLI_OPT("tps"),           DS_CLI_OPT("seconds"),
+		DS_CLI_OPT("keys"),   DS_CLI_OPT("timeout-s"),     DS_CLI_OPT("conns"),
+		DS_CLI_OPT("expiry-margin"), DS_CLI_OPT("value-bytes"),
 	};
-	int rc = parse_opts(argc, argv, o, DS_ARRAY_LEN(o));
+	int rc = ds_cli_parse_opts(CMD, argc, argv, o, DS_ARRAY_LEN(o));
 	if (rc)
 		return rc;
 	if (!o[0].seen)

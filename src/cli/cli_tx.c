@@ -17,65 +17,6 @@
 
 #define IN_MAX (2 * DS_TX_MAX + 16) /* hex text of the largest tx, plus slack */
 
-struct opt {
-	const char *name; /* without the leading "--" */
-	bool flag;        /* takes no value */
-	const char *val;
-	bool seen;
-};
-
-/* Parses --name VALUE, --name=VALUE and --flag. Returns 0, or 2 after a
- * one-line usage error. */
-static int parse_opts(const char *cmd, int argc, char **argv, struct opt *o, size_t n)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strncmp(a, "--", 2) != 0)
-			return ds_cli_usage(cmd, "unexpected argument '%s'", a);
-		const char *eq = strchr(a + 2, '=');
-		size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-		struct opt *hit = NULL;
-		for (size_t k = 0; k < n; k++)
-			if (strlen(o[k].name) == len && strncmp(o[k].name, a + 2, len) == 0)
-				hit = &o[k];
-		if (!hit)
-			return ds_cli_usage(cmd, "unknown option '%.*s'", (int)(len + 2), a);
-		if (hit->seen)
-			return ds_cli_usage(cmd, "option --%s given twice", hit->name);
-		hit->seen = true;
-		if (hit->flag) {
-			if (eq)
-				return ds_cli_usage(cmd, "option --%s takes no value", hit->name);
-			continue;
-		}
-		if (eq) {
-			hit->val = eq + 1;
-		} else {
-			if (i + 1 >= argc)
-				return ds_cli_usage(cmd, "option --%s needs a value", hit->name);
-			hit->val = argv[++i];
-		}
-	}
-	return 0;
-}
-
-static int parse_u64(uint64_t *out, const char *s)
-{
-	uint64_t v = 0;
-	*out = 0;
-	if (!s[0] || (s[0] == '0' && s[1]))
-		return DS_EINVAL;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return DS_EINVAL;
-		unsigned d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return DS_ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
 
 /* Reads a whole file or stdin (path NULL or "-"), at most IN_MAX bytes. */
 static int read_input(const char *cmd, uint8_t **out, size_t *len, const char *path)
@@ -191,19 +132,19 @@ static const char build_help[] =
 static int cmd_build(int argc, char **argv)
 {
 	const char *cmd = "tx build";
-	struct opt o[] = {
-		{"chain-id", false, NULL, false}, {"sender", false, NULL, false},
-		{"key", false, NULL, false},      {"target", false, NULL, false},
-		{"method", false, NULL, false},   {"args", false, NULL, false},
-		{"nonce", false, NULL, false},    {"expiry-height", false, NULL, false},
-		{"out", false, NULL, false},      {"hex", true, NULL, false},
+	struct ds_cli_opt o[] = {
+		DS_CLI_OPT("chain-id"), DS_CLI_OPT("sender"),
+		DS_CLI_OPT("key"),      DS_CLI_OPT("target"),
+		DS_CLI_OPT("method"),   DS_CLI_OPT("args"),
+		DS_CLI_OPT("nonce"),    DS_CLI_OPT("expiry-height"),
+		DS_CLI_OPT("out"),      DS_CLI_FLAG("hex"),
 	};
 	enum { CHAIN, SENDER, KEY, TARGET, METHOD, ARGS, NONCE, EXPIRY, OUT, HEX };
 	if (ds_cli_wants_help(argc, argv)) {
 		fputs(build_help, stdout);
 		return 0;
 	}
-	int rc = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int rc = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (rc)
 		return rc;
 	if (!o[CHAIN].val)
@@ -228,10 +169,10 @@ static int cmd_build(int argc, char **argv)
 	snprintf(tx.chain_id, sizeof(tx.chain_id), "%s", o[CHAIN].val);
 	snprintf(tx.target, sizeof(tx.target), "%s", o[TARGET].val);
 	snprintf(tx.method, sizeof(tx.method), "%s", o[METHOD].val);
-	if (parse_u64(&tx.expiry_height, o[EXPIRY].val) != 0)
+	if (ds_cli_parse_u64(&tx.expiry_height, o[EXPIRY].val) != 0)
 		return ds_cli_usage(cmd, "bad --expiry-height '%s' (a decimal number)", o[EXPIRY].val);
 	if (o[NONCE].val) {
-		if (parse_u64(&tx.nonce, o[NONCE].val) != 0)
+		if (ds_cli_parse_u64(&tx.nonce, o[NONCE].val) != 0)
 			return ds_cli_usage(cmd, "bad --nonce '%s' (a decimal number)", o[NONCE].val);
 	} else {
 		tx.nonce = ds_random_u64();
@@ -344,18 +285,18 @@ static const char sign_help[] =
 static int cmd_sign(int argc, char **argv)
 {
 	const char *cmd = "tx sign";
-	struct opt o[] = {
-		{"key", false, NULL, false},
-		{"in", false, NULL, false},
-		{"out", false, NULL, false},
-		{"hex", true, NULL, false},
+	struct ds_cli_opt o[] = {
+		DS_CLI_OPT("key"),
+		DS_CLI_OPT("in"),
+		DS_CLI_OPT("out"),
+		DS_CLI_FLAG("hex"),
 	};
 	enum { KEY, IN, OUT, HEX };
 	if (ds_cli_wants_help(argc, argv)) {
 		fputs(sign_help, stdout);
 		return 0;
 	}
-	int rc = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int rc = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (rc)
 		return rc;
 	if (!o[KEY].val)
@@ -422,12 +363,12 @@ static const char inspect_help[] =
 static int cmd_inspect(int argc, char **argv)
 {
 	const char *cmd = "tx inspect";
-	struct opt o[] = {{"in", false, NULL, false}};
+	struct ds_cli_opt o[] = {DS_CLI_OPT("in")};
 	if (ds_cli_wants_help(argc, argv)) {
 		fputs(inspect_help, stdout);
 		return 0;
 	}
-	int rc = parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
+	int rc = ds_cli_parse_opts(cmd, argc, argv, o, DS_ARRAY_LEN(o));
 	if (rc)
 		return rc;
 
