@@ -8,7 +8,8 @@
 #     until the committed rate stops following the offered one; the peak is
 #     re-measured (median of 3) and compared with the bound;
 #  3. commit latency p50/p99 at half of the peak (median of 3 runs);
-#  4. resident memory (VmRSS) of each node after the runs.
+#  4. resident memory of each node after the runs: VmRSS, and its split
+#     into RssAnon (heap) and RssFile (LMDB's mapped file pages).
 # Env: DANSHARI_BIN, BENCH_SECONDS (window per run, default 8),
 #      BENCH_RATES (default "1000 2000 4000 6000 8000 10000 12000 14000").
 set -u
@@ -127,9 +128,16 @@ echo "cluster_commit_latency_p50: $(median <"$T/p50") ms"
 echo "cluster_commit_latency_p99: $(median <"$T/p99") ms"
 
 # --- 4. memory ---------------------------------------------------------------------------
+# VmRSS counts LMDB's mmap'd pages (RssFile: file-backed, clean, reclaimable
+# by the kernel); RssAnon is the process's own heap and stacks.
 for i in 0 1 2 3; do
-	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/${PIDS[$i]}/status" 2>/dev/null)
+	st="/proc/${PIDS[$i]}/status"
+	rss=$(awk '/^VmRSS:/ {print $2}' "$st" 2>/dev/null)
+	anon=$(awk '/^RssAnon:/ {print $2}' "$st" 2>/dev/null)
+	file=$(awk '/^RssFile:/ {print $2}' "$st" 2>/dev/null)
 	echo "cluster_rss_${IDS[$i]}: $((${rss:-0} / 1024)) MiB"
+	echo "cluster_rss_anon_${IDS[$i]}: $((${anon:-0} / 1024)) MiB"
+	echo "cluster_rss_file_${IDS[$i]}: $((${file:-0} / 1024)) MiB"
 done
 fh=$(curl -s -m 5 "${APIS[0]}/v1/status" | jnum height)
 echo "cluster_final_height: ${fh:-0} blocks"

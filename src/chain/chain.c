@@ -410,6 +410,19 @@ static int history_for(struct ds_rtxn *rt, const struct tipv *tip, const struct 
 		*why = "too many pending blocks";
 		return DS_ETOOBIG;
 	}
+	/* The caller's view of the tip may lag ours (a node commits on another
+	 * thread): leading pending blocks that are committed by now are part of
+	 * the stored frontier already, so skip them once they end at our tip. */
+	if (npending > 0 && parent->height >= npending && tip->height > parent->height - npending &&
+	    tip->height <= parent->height) {
+		size_t skip = (size_t)(tip->height - (parent->height - npending));
+		if (memcmp(pending[skip - 1], tip->hash, DS_HASH_LEN) != 0) {
+			*why = "pending blocks do not extend the committed tip";
+			return DS_EINVAL;
+		}
+		pending += skip;
+		npending -= skip;
+	}
 	if (npending == 0) {
 		if (parent->height != tip->height || memcmp(parent_hash, tip->hash, DS_HASH_LEN) != 0) {
 			*why = "parent is not the committed tip";

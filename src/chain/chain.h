@@ -12,8 +12,9 @@
  * committed tip; a voter accepts the header only if it has executed x and
  * the roots match (ds_chain_check_header).
  *
- * Threads: one writer (the node loop) calls commit; any thread may call the
- * read functions (each takes its own read transaction). */
+ * Threads: one writer at a time calls commit (the node's committer thread);
+ * any thread may call the read functions, next_header and check_header
+ * (each takes its own read transaction), also while a commit runs. */
 #ifndef DS_CHAIN_H
 #define DS_CHAIN_H
 
@@ -99,7 +100,10 @@ int ds_chain_valset(struct ds_chain *c, uint64_t epoch, struct ds_valset *out) D
  * (hash parent_hash). The parent may be uncommitted: `pending` lists the
  * hashes of the uncommitted blocks from the one after the committed tip up to
  * and including the parent, oldest first (npending may be 0 when the parent
- * is the tip), so the history root can be computed. */
+ * is the tip), so the history root can be computed. The caller's view of the
+ * tip may lag the chain's (a node that commits on another thread): leading
+ * entries the chain has committed since are skipped when they end at its
+ * tip, and refused (DS_EINVAL) when they do not. */
 int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct ds_header *parent,
 			 const uint8_t parent_hash[DS_HASH_LEN],
 			 const uint8_t (*pending)[DS_HASH_LEN], size_t npending) DS_MUST_USE;

@@ -1,7 +1,8 @@
-/* danshari credit … — offline tools for credit records (docs/PRIVACY.md):
+/* danshari credit … — tools for credit records (docs/PRIVACY.md):
  * consortium subject keys and pseudonyms, details commitments, selective
  * disclosures (checked against a commitment, or through a record's state
- * proof against a block header), and subject consents. Nothing here talks
+ * proof against a block header), subject consents, and unsigned credit.lua
+ * transactions (issue, grant, access ...). Nothing here talks
  * to a node. Files written here that hold personal data (details) are mode
  * 0600; outputs are JSON. */
 #include "cli/cli.h"
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_json.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 #include "keyfile/keyfile.h"
@@ -25,7 +27,7 @@
 static const char credit_help[] =
 	"usage: danshari credit <subcommand> [options]\n"
 	"\n"
-	"Subcommands (all offline):\n"
+	"Offline tools:\n"
 	"  subject-key --out FILE [--key-id N]\n"
 	"      Generate a consortium subject key (secret; member nodes only).\n"
 	"  subject-id --key FILE --kind person|org (--id NATID | --id-file FILE)\n"
@@ -48,6 +50,23 @@ static const char credit_help[] =
 	"      Sign the subject's consent that ORG may read record ID until T.\n"
 	"  check-consent --consent FILE --pk HEX [--now-ms T]\n"
 	"      Verify a consent against the subject's registered public key.\n"
+	"\n"
+	"Transactions (unsigned contract calls to credit.lua; sign with\n"
+	"'danshari tx sign --key FILE', submit with POST /v1/tx):\n"
+	"  bind-subject --subject HEX --pk HEX --kind person|org --key-id N\n"
+	"  issue --subject HEX --category C --severity N --region R --expiry-ms T\n"
+	"        (--commitment HEX | --details DETAILS) [--issued-ms T]\n"
+	"  correct --record ID --reason TEXT [--commitment HEX | --details DETAILS]\n"
+	"          [--severity N] [--expiry-ms T]\n"
+	"  revoke|appeal|erase --record ID --reason TEXT\n"
+	"  expire --record ID\n"
+	"  grant --consent CONSENT [--record ID] [--now-ms T]\n"
+	"      (the subject's signed consent, checked here: forged or expired is refused)\n"
+	"  grant --record ID --grantee ORG --expiry-ms T --basis consent|legal\n"
+	"        [--legal-ref REF] [--purpose TEXT]\n"
+	"  access --record ID [--purpose TEXT]\n"
+	"  each also takes: --chain-id ID (--sender PUBHEX | --key FILE)\n"
+	"                   --expiry-height H [--nonce N] [--out FILE] [--hex 1]\n"
 	"\n"
 	"Exit status: 0 success, 1 failure (bad signature, proof, file), 2 usage.\n";
 
@@ -712,6 +731,423 @@ done:
 	return rc;
 }
 
+/* ---- contract-call transactions (unsigned, for danshari tx sign) -------- */
+
+/* Options every transaction subcommand takes, after its own. */
+#define TXO_CHAIN 0
+#define TXO_SENDER 1
+#define TXO_KEY 2
+#define TXO_EXPIRY 3
+#define TXO_NONCE 4
+#define TXO_OUT 5
+#define TXO_HEX 6
+#define TXO_COUNT 7
+#define TX_OPTS_MAX 20
+
+static const char *const tx_common[TXO_COUNT] = {"chain-id", "sender", "key", "expiry-height",
+						  "nonce", "out", "hex"};
+
+/* Writes credit.<method> with args j as an unsigned transaction (body
+ * encoding, like danshari tx build). c = the common options. */
+static int emit_credit_tx(const char *sub, const struct opt *c, const char *method, json_t *j)
+{
+	struct ds_tx tx;
+	struct ds_buf args;
+	uint8_t *body = NULL;
+	char err[256];
+	int ret = 0, rc;
+	bool hex = false;
+	memset(&tx, 0, sizeof(tx));
+	ds_buf_init(&args);
+	tx.version = 1;
+	if (c[TXO_HEX].val) {
+		if (strcmp(c[TXO_HEX].val, "1") != 0 && strcmp(c[TXO_HEX].val, "0") != 0)
+			return ds_cli_usage(CMD, "%s: --hex takes 1 or 0", sub);
+		hex = c[TXO_HEX].val[0] == '1';
+	}
+	if (!c[TXO_CHAIN].val || !ds_ledger_chain_id_valid(c[TXO_CHAIN].val))
+		return ds_cli_usage(CMD, "%s: --chain-id ID is required (1-%d of a-z 0-9 . _ -)", sub,
+				    DS_CHAIN_ID_MAX);
+	if (!c[TXO_EXPIRY].val || parse_u64(&tx.expiry_height, c[TXO_EXPIRY].val) != 0)
+		return ds_cli_usage(CMD, "%s: --expiry-height H is required (a decimal number)", sub);
+	if (!!c[TXO_SENDER].val == !!c[TXO_KEY].val)
+		return ds_cli_usage(CMD, "%s: give exactly one of --sender and --key", sub);
+	snprintf(tx.chain_id, sizeof(tx.chain_id), "%s", c[TXO_CHAIN].val);
+	snprintf(tx.target, sizeof(tx.target), "credit");
+	snprintf(tx.method, sizeof(tx.method), "%s", method);
+	if (c[TXO_NONCE].val) {
+		if (parse_u64(&tx.nonce, c[TXO_NONCE].val) != 0)
+			return ds_cli_usage(CMD, "%s: bad --nonce '%s'", sub, c[TXO_NONCE].val);
+	} else {
+		tx.nonce = ds_random_u64();
+	}
+	if (c[TXO_SENDER].val) {
+		if (ds_keyfile_pk_from_hex(tx.sender, c[TXO_SENDER].val) != 0)
+			return ds_cli_usage(CMD, "%s: bad --sender (64 hex digits expected)", sub);
+	} else {
+		struct ds_key key;
+		char kerr[DS_KEYFILE_ERR_MAX + 512];
+		if (ds_keyfile_load(&key, c[TXO_KEY].val, kerr, sizeof(kerr)) != 0)
+			return ds_cli_fail(CMD, "%s", kerr);
+		memcpy(tx.sender, key.pk, DS_PK_LEN);
+		ds_keyfile_wipe(&key);
+	}
+	if ((rc = ds_cli_value_from_json(&args, j, err, sizeof(err))) != 0) {
+		ret = ds_cli_usage(CMD, "%s: bad arguments: %s", sub, err);
+		goto fail;
+	}
+	if (args.len > DS_TX_ARGS_MAX) {
+		ret = ds_cli_fail(CMD, "%s: arguments encode to %zu bytes, more than %u", sub, args.len,
+				  DS_TX_ARGS_MAX);
+		goto fail;
+	}
+	tx.args = args.data;
+	tx.args_len = args.len;
+	size_t n;
+	body = malloc(3 * DS_TX_MAX + 2);
+	if (!body) {
+		ret = ds_cli_fail(CMD, "out of memory");
+		goto fail;
+	}
+	if ((rc = ds_tx_encode_body(body, DS_TX_MAX, &n, &tx)) != 0) {
+		ret = ds_cli_fail(CMD, "%s: cannot encode the transaction: %s", sub, ds_strerror(rc));
+		goto fail;
+	}
+	const uint8_t *data = body;
+	size_t len = n;
+	if (hex) {
+		char *h = (char *)body + n;
+		ds_hex_encode(h, body, n);
+		h[2 * n] = '\n';
+		data = (const uint8_t *)h;
+		len = 2 * n + 1;
+	}
+	if (c[TXO_OUT].val && strcmp(c[TXO_OUT].val, "-") != 0) {
+		rc = ds_file_write_atomic(c[TXO_OUT].val, data, len, 0644, 0);
+		if (rc)
+			ret = ds_cli_fail(CMD, "cannot write %s: %s", c[TXO_OUT].val, ds_strerror(rc));
+	} else if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+		ret = ds_cli_fail(CMD, "cannot write to stdout");
+	}
+fail:
+	free(body);
+	ds_buf_free(&args);
+	return ret;
+}
+
+/* Parses own options o[0..n) followed by the common ones. */
+static int tx_opts(const char *sub, int argc, char **argv, struct opt *all, const char *const *own,
+		   size_t n)
+{
+	DS_ASSERT(n + TXO_COUNT <= TX_OPTS_MAX);
+	for (size_t i = 0; i < n; i++)
+		all[i] = (struct opt){own[i], NULL};
+	for (size_t i = 0; i < TXO_COUNT; i++)
+		all[n + i] = (struct opt){tx_common[i], NULL};
+	return opts(sub, argc, argv, all, n + TXO_COUNT);
+}
+
+static int set_text(json_t *j, const char *sub, const char *k, const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > max || !ds_utf8_valid((const uint8_t *)v, n))
+		return ds_cli_usage(CMD, "%s: --%s must be 1..%zu bytes of UTF-8", sub, k, max);
+	json_object_set_new(j, k, json_string(v));
+	return 0;
+}
+
+static int set_u64(json_t *j, const char *sub, const char *k, const char *v, uint64_t max)
+{
+	uint64_t x;
+	if (parse_u64(&x, v) != 0 || x > max)
+		return ds_cli_usage(CMD, "%s: --%s must be a decimal integer <= %llu", sub, k,
+				    (unsigned long long)max);
+	char name[32];
+	snprintf(name, sizeof(name), "%s", k);
+	for (char *p = name; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	json_object_set_new(j, name, json_integer((json_int_t)x));
+	return 0;
+}
+
+static int set_hex32(json_t *j, const char *sub, const char *k, const char *v)
+{
+	uint8_t b[32];
+	bool lower = true;
+	for (const char *p = v; *p; p++)
+		lower = lower && !(*p >= 'A' && *p <= 'F');
+	if (hex32(b, v) != 0 || !lower)
+		return ds_cli_usage(CMD, "%s: --%s must be 64 lowercase hex digits", sub, k);
+	json_object_set_new(j, k, json_string(v));
+	return 0;
+}
+
+/* The commitment of a details file (danshari credit commit --out), checked
+ * by recomputing it from the fields. */
+static int commitment_of_details(json_t *j, const char *sub, const char *path)
+{
+	struct details d;
+	uint8_t root[DS_HASH_LEN];
+	char hex[2 * DS_HASH_LEN + 1];
+	int rc = details_load(&d, path);
+	if (rc) {
+		details_free(&d);
+		return rc;
+	}
+	rc = ds_privacy_commitment(root, d.f, d.n);
+	details_free(&d);
+	if (rc)
+		return ds_cli_fail(CMD, "%s: %s: fields refused: %s", sub, path, ds_strerror(rc));
+	ds_hex_encode(hex, root, DS_HASH_LEN);
+	json_object_set_new(j, "commitment", json_string(hex));
+	return 0;
+}
+
+#define INT_MAX_JSON ((uint64_t)INT64_MAX)
+
+static int tx_issue(int argc, char **argv)
+{
+	static const char *const own[] = {"subject", "category", "severity", "region",
+					  "expiry-ms", "commitment", "details", "issued-ms"};
+	struct opt o[TX_OPTS_MAX];
+	int rc = tx_opts("issue", argc, argv, o, own, DS_ARRAY_LEN(own));
+	if (rc)
+		return rc;
+	if ((rc = need("issue", &o[0])) || (rc = need("issue", &o[1])) || (rc = need("issue", &o[2])) ||
+	    (rc = need("issue", &o[3])) || (rc = need("issue", &o[4])))
+		return rc;
+	if (!!o[5].val == !!o[6].val)
+		return ds_cli_usage(CMD, "issue: give exactly one of --commitment and --details");
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if ((rc = set_hex32(j, "issue", "subject", o[0].val)) ||
+	    (rc = set_text(j, "issue", "category", o[1].val, 64)) ||
+	    (rc = set_u64(j, "issue", "severity", o[2].val, 1000000)) ||
+	    (rc = set_text(j, "issue", "region", o[3].val, 32)) ||
+	    (rc = set_u64(j, "issue", "expiry-ms", o[4].val, INT_MAX_JSON)) ||
+	    (rc = o[5].val ? set_hex32(j, "issue", "commitment", o[5].val)
+			   : commitment_of_details(j, "issue", o[6].val)) ||
+	    (o[7].val && (rc = set_u64(j, "issue", "issued-ms", o[7].val, INT_MAX_JSON))))
+		goto out;
+	rc = emit_credit_tx("issue", o + DS_ARRAY_LEN(own), "issue", j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int tx_correct(int argc, char **argv)
+{
+	static const char *const own[] = {"record", "reason", "commitment", "details", "severity",
+					  "expiry-ms"};
+	struct opt o[TX_OPTS_MAX];
+	int rc = tx_opts("correct", argc, argv, o, own, DS_ARRAY_LEN(own));
+	if (rc || (rc = need("correct", &o[0])) || (rc = need("correct", &o[1])))
+		return rc;
+	if (o[2].val && o[3].val)
+		return ds_cli_usage(CMD, "correct: give at most one of --commitment and --details");
+	if (!o[2].val && !o[3].val && !o[4].val && !o[5].val)
+		return ds_cli_usage(CMD, "correct: nothing to correct (--details, --commitment, --severity or --expiry-ms)");
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if ((rc = set_text(j, "correct", "record", o[0].val, 128)) ||
+	    (rc = set_text(j, "correct", "reason", o[1].val, 512)) ||
+	    (o[2].val && (rc = set_hex32(j, "correct", "commitment", o[2].val))) ||
+	    (o[3].val && (rc = commitment_of_details(j, "correct", o[3].val))) ||
+	    (o[4].val && (rc = set_u64(j, "correct", "severity", o[4].val, 1000000))) ||
+	    (o[5].val && (rc = set_u64(j, "correct", "expiry-ms", o[5].val, INT_MAX_JSON))))
+		goto out;
+	rc = emit_credit_tx("correct", o + DS_ARRAY_LEN(own), "correct", j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* revoke, appeal, erase: {record, reason}; expire: {record}. */
+static int tx_record_reason(const char *method, bool with_reason, int argc, char **argv)
+{
+	static const char *const own[] = {"record", "reason"};
+	size_t nown = with_reason ? 2 : 1;
+	struct opt o[TX_OPTS_MAX];
+	int rc = tx_opts(method, argc, argv, o, own, nown);
+	if (rc || (rc = need(method, &o[0])) || (with_reason && (rc = need(method, &o[1]))))
+		return rc;
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if ((rc = set_text(j, method, "record", o[0].val, 128)) ||
+	    (with_reason && (rc = set_text(j, method, "reason", o[1].val, 512))))
+		goto out;
+	rc = emit_credit_tx(method, o + nown, method, j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int tx_revoke(int argc, char **argv)
+{
+	return tx_record_reason("revoke", true, argc, argv);
+}
+static int tx_appeal(int argc, char **argv)
+{
+	return tx_record_reason("appeal", true, argc, argv);
+}
+static int tx_erase(int argc, char **argv)
+{
+	return tx_record_reason("erase", true, argc, argv);
+}
+static int tx_expire(int argc, char **argv)
+{
+	return tx_record_reason("expire", false, argc, argv);
+}
+
+static int tx_access(int argc, char **argv)
+{
+	static const char *const own[] = {"record", "purpose"};
+	struct opt o[TX_OPTS_MAX];
+	int rc = tx_opts("access", argc, argv, o, own, DS_ARRAY_LEN(own));
+	if (rc || (rc = need("access", &o[0])))
+		return rc;
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if ((rc = set_text(j, "access", "record", o[0].val, 128)) ||
+	    (o[1].val && (rc = set_text(j, "access", "purpose", o[1].val, 128))))
+		goto out;
+	rc = emit_credit_tx("access", o + DS_ARRAY_LEN(own), "access", j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+static int tx_bind_subject(int argc, char **argv)
+{
+	static const char *const own[] = {"subject", "pk", "kind", "key-id"};
+	struct opt o[TX_OPTS_MAX];
+	int rc = tx_opts("bind-subject", argc, argv, o, own, DS_ARRAY_LEN(own));
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < 4; i++)
+		if ((rc = need("bind-subject", &o[i])))
+			return rc;
+	if (strcmp(o[2].val, "person") != 0 && strcmp(o[2].val, "org") != 0)
+		return ds_cli_usage(CMD, "bind-subject: --kind must be person or org");
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if ((rc = set_hex32(j, "bind-subject", "subject", o[0].val)) ||
+	    (rc = set_hex32(j, "bind-subject", "pk", o[1].val)) ||
+	    (rc = set_text(j, "bind-subject", "kind", o[2].val, 16)) ||
+	    (rc = set_u64(j, "bind-subject", "key-id", o[3].val, UINT32_MAX)))
+		goto out;
+	if (json_integer_value(json_object_get(j, "key_id")) < 1) {
+		rc = ds_cli_usage(CMD, "bind-subject: --key-id must be >= 1");
+		goto out;
+	}
+	rc = emit_credit_tx("bind-subject", o + DS_ARRAY_LEN(own), "bind_subject", j);
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* grant: with --consent FILE (danshari credit consent) the subject's signed
+ * consent is checked here first (forged or expired: refused before anything
+ * is sent) and carried in the call; with --basis legal, --legal-ref. */
+static int tx_grant(int argc, char **argv)
+{
+	static const char *const own[] = {"record", "grantee", "expiry-ms", "consent",
+					  "basis", "legal-ref", "purpose", "now-ms"};
+	struct opt o[TX_OPTS_MAX];
+	json_t *cj = NULL;
+	int rc = tx_opts("grant", argc, argv, o, own, DS_ARRAY_LEN(own));
+	if (rc)
+		return rc;
+	json_t *j = json_object();
+	if (!j)
+		return ds_cli_fail(CMD, "out of memory");
+	if (o[3].val) {
+		char err[512];
+		uint8_t pk[32], sig[64];
+		uint64_t now = ds_now_ms();
+		if (o[7].val && parse_u64(&now, o[7].val) != 0) {
+			rc = ds_cli_usage(CMD, "grant: --now-ms must be a decimal integer");
+			goto out;
+		}
+		if (o[1].val || o[2].val || o[4].val || o[5].val || o[6].val) {
+			rc = ds_cli_usage(CMD, "grant: --consent carries record, grantee, expiry and purpose; give only --record to check it");
+			goto out;
+		}
+		if (!(cj = load_json(o[3].val, err, sizeof(err)))) {
+			rc = ds_cli_fail(CMD, "%s", err);
+			goto out;
+		}
+		struct ds_privacy_consent c = {.chain_id = jstr(cj, "chain_id"), .record = jstr(cj, "record"),
+					       .grantee = jstr(cj, "grantee"), .purpose = jstr(cj, "purpose")};
+		json_t *e = json_object_get(cj, "expiry_ms");
+		const char *sh = jstr(cj, "sig");
+		if (!c.chain_id || !c.record || !c.grantee || !c.purpose || !json_is_integer(e) ||
+		    json_integer_value(e) < 0 || hex32(c.subject, jstr(cj, "subject")) ||
+		    hex32(pk, jstr(cj, "pk")) || !sh || strlen(sh) != 128 || ds_hex_decode(sig, 64, sh, 128)) {
+			rc = ds_cli_fail(CMD, "grant: %s: not a consent file", o[3].val);
+			goto out;
+		}
+		c.expiry_ms = (uint64_t)json_integer_value(e);
+		if (o[0].val && strcmp(o[0].val, c.record) != 0) {
+			rc = ds_cli_fail(CMD, "grant: the consent is for record %s, not %s", c.record, o[0].val);
+			goto out;
+		}
+		if (o[TXO_CHAIN + DS_ARRAY_LEN(own)].val &&
+		    strcmp(o[TXO_CHAIN + DS_ARRAY_LEN(own)].val, c.chain_id) != 0) {
+			rc = ds_cli_fail(CMD, "grant: the consent is for chain %s", c.chain_id);
+			goto out;
+		}
+		int vr = ds_privacy_consent_verify(&c, sig, 64, pk, 32, now);
+		if (vr) {
+			rc = ds_cli_fail(CMD, "grant: %s",
+					 vr == DS_ESIG ? "forged consent: the signature is not the subject key's"
+					 : vr == DS_EEXPIRED ? "expired consent"
+							     : "malformed consent");
+			goto out;
+		}
+		json_object_set_new(j, "record", json_string(c.record));
+		json_object_set_new(j, "grantee", json_string(c.grantee));
+		json_object_set_new(j, "expiry_ms", json_integer((json_int_t)c.expiry_ms));
+		if (c.purpose[0])
+			json_object_set_new(j, "purpose", json_string(c.purpose));
+		json_object_set_new(j, "basis", json_string("consent"));
+		json_object_set_new(j, "chain_id", json_string(c.chain_id));
+		json_t *b = json_object();
+		json_object_set_new(b, "$bytes", json_string(sh));
+		json_object_set_new(j, "sig", b);
+	} else {
+		if ((rc = need("grant", &o[0])) || (rc = need("grant", &o[1])) || (rc = need("grant", &o[2])) ||
+		    (rc = need("grant", &o[4])))
+			goto out;
+		if (strcmp(o[4].val, "consent") != 0 && strcmp(o[4].val, "legal") != 0) {
+			rc = ds_cli_usage(CMD, "grant: --basis must be consent (sent by the subject's key) or legal");
+			goto out;
+		}
+		if ((strcmp(o[4].val, "legal") == 0) != !!o[5].val) {
+			rc = ds_cli_usage(CMD, "grant: --legal-ref is required with --basis legal and only then");
+			goto out;
+		}
+		if ((rc = set_text(j, "grant", "record", o[0].val, 128)) ||
+		    (rc = set_text(j, "grant", "grantee", o[1].val, 128)) ||
+		    (rc = set_u64(j, "grant", "expiry-ms", o[2].val, INT_MAX_JSON)) ||
+		    (rc = set_text(j, "grant", "basis", o[4].val, 16)) ||
+		    (o[5].val && (rc = set_text(j, "grant", "legal_ref", o[5].val, 128))) ||
+		    (o[6].val && (rc = set_text(j, "grant", "purpose", o[6].val, 128))))
+			goto out;
+	}
+	rc = emit_credit_tx("grant", o + DS_ARRAY_LEN(own), "grant", j);
+out:
+	json_decref(cj);
+	json_decref(j);
+	return rc;
+}
+
 int ds_cli_credit(int argc, char **argv)
 {
 	static const struct {
@@ -722,6 +1158,11 @@ int ds_cli_credit(int argc, char **argv)
 		{"commit", cmd_commit},             {"check-details", cmd_check_details},
 		{"disclose", cmd_disclose},         {"check-disclosure", cmd_check_disclosure},
 		{"consent", cmd_consent},           {"check-consent", cmd_check_consent},
+		{"bind-subject", tx_bind_subject},  {"issue", tx_issue},
+		{"correct", tx_correct},            {"revoke", tx_revoke},
+		{"appeal", tx_appeal},              {"erase", tx_erase},
+		{"expire", tx_expire},              {"grant", tx_grant},
+		{"access", tx_access},
 	};
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0) {

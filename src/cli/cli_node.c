@@ -27,7 +27,12 @@ static const char init_help[] =
 	"Ports: p2p = P + 2I, API = P + 2I + 1 (default P = 26600). Validators\n"
 	"advertise ADDR (default 127.0.0.1, numeric); APIs listen on --api-host\n"
 	"(default 127.0.0.1, loopback). Organisation orgI has node I's key as its\n"
-	"admin key. An existing DIR/genesis.json is never overwritten.\n";
+	"admin key and may grant the default roles (writer, contract.call,\n"
+	"identity:register, legal:grant, legal:erase, issuer:<category>); kv is\n"
+	"open to every account (kv.open = 1); the shipped contracts/credit.lua and\n"
+	"contracts/identity.lua are deployed at genesis by org0 when found next to\n"
+	"the binary, and config.json's web_dir points at the repository's web/.\n"
+	"An existing DIR/genesis.json is never overwritten.\n";
 
 static const char node_help[] =
 	"usage: danshari node --home DIR [--log-level debug|info|warn|error|off]\n"
@@ -104,6 +109,87 @@ static void hostport(char *out, size_t cap, const char *host, unsigned port)
 		snprintf(out, cap, "%s:%u", host, port);
 }
 
+/* The repository (or install) directory holding contracts/ and web/: the
+ * parent of the binary's directory (build/danshari), else the working
+ * directory. "" when neither has them. */
+static void find_repo(char *out, size_t cap)
+{
+	char exe[PATH_MAX], cand[2][PATH_MAX + 8];
+	size_t nc = 0;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *sl = strrchr(exe, '/');
+		if (sl) {
+			*sl = 0;
+			snprintf(cand[nc++], sizeof(cand[0]), "%s/..", exe);
+		}
+	}
+	if (getcwd(cand[nc], PATH_MAX))
+		nc++;
+	out[0] = 0;
+	for (size_t i = 0; i < nc; i++) {
+		char probe[PATH_MAX + 64], real[PATH_MAX];
+		snprintf(probe, sizeof(probe), "%.4096s/web/index.html", cand[i]);
+		bool web = access(probe, R_OK) == 0;
+		snprintf(probe, sizeof(probe), "%.4096s/contracts/credit.lua", cand[i]);
+		if ((web || access(probe, R_OK) == 0) && realpath(cand[i], real) && strlen(real) < cap) {
+			snprintf(out, cap, "%s", real);
+			return;
+		}
+	}
+}
+
+/* The shipped contracts and the roles their methods need at the
+ * authorizer (the contracts check issuer:<category>, legal:* and
+ * identity:register themselves). Methods a subject calls with its own key
+ * (appeal, consent grants, key rotation) are open to senders without an
+ * account. */
+static const struct {
+	const char *name, *roles;
+} shipped[] = {
+	{"credit", "{\"*\":\"contract.call\",\"appeal\":\"\",\"grant\":\"\",\"revoke_grant\":\"\"}"},
+	{"identity", "{\"*\":\"contract.call\",\"rotate_key\":\"\"}"},
+};
+
+/* Governance defaults plus the shipped contracts found under repo. */
+static int init_gov(const char *cmd, struct ds_node_genesis *g, const char *repo)
+{
+	struct ds_node_gov_contract c[DS_ARRAY_LEN(shipped)];
+	uint8_t *src[DS_ARRAY_LEN(shipped)] = {0};
+	size_t nc = 0;
+	int ret = 0;
+	for (size_t i = 0; repo[0] && i < DS_ARRAY_LEN(shipped); i++) {
+		char path[PATH_MAX + 64];
+		size_t len;
+		snprintf(path, sizeof(path), "%s/contracts/%s.lua", repo, shipped[i].name);
+		int rc = ds_file_read(&src[nc], &len, path, 256u << 10);
+		if (rc == DS_ENOTFOUND)
+			continue;
+		if (rc) {
+			ret = ds_cli_fail(cmd, "cannot read %s: %s", path, ds_strerror(rc));
+			goto out;
+		}
+		c[nc] = (struct ds_node_gov_contract){shipped[i].name, (const char *)src[nc], len,
+						      shipped[i].roles};
+		nc++;
+	}
+	char err[256] = "";
+	if (ds_node_genesis_default_gov(g, c, nc, err, sizeof(err)) != 0) {
+		ret = ds_cli_fail(cmd, "cannot write the governance part of genesis: %s", err);
+		goto out;
+	}
+	if (nc)
+		printf("genesis deploys %zu contract(s) from %s/contracts\n", nc, repo);
+	else
+		printf("no contracts found to deploy at genesis (looked in %s/contracts)\n",
+		       repo[0] ? repo : "<repo>");
+out:
+	for (size_t i = 0; i < DS_ARRAY_LEN(src); i++)
+		free(src[i]);
+	return ret;
+}
+
 int ds_cli_init(int argc, char **argv)
 {
 	const char *cmd = "init";
@@ -163,6 +249,15 @@ int ds_cli_init(int argc, char **argv)
 	if (access(gpath, F_OK) == 0)
 		return ds_cli_fail(cmd, "%s exists already; refusing to overwrite a consortium", gpath);
 
+	char repo[PATH_MAX], web[PATH_MAX + 8] = "";
+	find_repo(repo, sizeof(repo));
+	if (repo[0]) {
+		snprintf(web, sizeof(web), "%s/web", repo);
+		char probe[PATH_MAX + 32];
+		snprintf(probe, sizeof(probe), "%s/index.html", web);
+		if (access(probe, R_OK) != 0 || strlen(web) > 1000)
+			web[0] = 0;
+	}
 	struct ds_node_genesis *g = calloc(1, sizeof(*g));
 	struct ds_buf buf;
 	ds_buf_init(&buf);
@@ -224,6 +319,7 @@ int ds_cli_init(int argc, char **argv)
 		snprintf(c.p2p_listen, sizeof(c.p2p_listen), "%s", p2p);
 		hostport(api, sizeof(api), api_host, ap);
 		snprintf(c.api_listen, sizeof(c.api_listen), "%s", api);
+		snprintf(c.web_dir, sizeof(c.web_dir), "%.1000s", web);
 		ds_buf_reset(&buf);
 		if (ds_node_config_format(&buf, &c) != 0) {
 			ret = ds_cli_fail(cmd, "out of memory");
@@ -238,6 +334,11 @@ int ds_cli_init(int argc, char **argv)
 		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s}", "id", g->names[i],
 						       "public_key", hex, "p2p", p2p, "api", apiurl));
 	}
+	if ((ret = init_gov(cmd, g, repo)) != 0)
+		goto out;
+	ret = 1;
+	if (!web[0])
+		printf("no web/ explorer found next to the binary: the nodes will serve no explorer\n");
 	/* nodes.json before genesis.json: genesis is the "consortium exists" mark. */
 	ds_buf_reset(&buf);
 	json_t *nj = json_pack("{s:s,s:o}", "chain_id", chain, "nodes", nodes);

@@ -296,6 +296,11 @@ static int io_propose(void *ctx, uint8_t id[DS_HASH_LEN], uint8_t *payload, size
 	struct ds_header h;
 	int rc = ds_chain_next_header(n->chain, &h, ph, parent_id, (const uint8_t(*)[DS_HASH_LEN])pend,
 				      (size_t)np);
+	if (rc == DS_EAGAIN && ph->exec_height <= ds__node_commit_queued(n)) {
+		ds__node_commit_wait(n, ph->exec_height);
+		rc = ds_chain_next_header(n->chain, &h, ph, parent_id,
+					  (const uint8_t(*)[DS_HASH_LEN])pend, (size_t)np);
+	}
 	if (rc) {
 		DS_LOGW(MOD, "cannot propose: next header", " err=%s", ds_errname(rc));
 		return rc;
@@ -381,6 +386,12 @@ static int io_validate(void *ctx, const struct ds_cons_block *cb)
 	}
 	rc = ds_chain_check_header(n->chain, h, ph, cb->parent_id, (const uint8_t(*)[DS_HASH_LEN])pend,
 				   (size_t)np, &why);
+	if (rc == DS_EAGAIN && h->exec_height <= ds__node_commit_queued(n)) {
+		/* Decided here but still being written: wait rather than refuse. */
+		ds__node_commit_wait(n, h->exec_height);
+		rc = ds_chain_check_header(n->chain, h, ph, cb->parent_id,
+					   (const uint8_t(*)[DS_HASH_LEN])pend, (size_t)np, &why);
+	}
 out:
 	if (rc)
 		DS_LOGI(MOD, "block refused", " height=%" PRIu64 " round=%" PRIu64 " err=%s why=\"%s\"",
@@ -463,11 +474,13 @@ void ds__node_fail(struct ds_node *n, int err, const char *why)
 
 /* Bookkeeping after a block is durable on the chain (consensus or sync). */
 void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
-			   const struct ds_block *b)
+			   const struct ds_block *b, const struct ds_chain_tip *tip)
 {
-	struct ds_chain_tip tip;
-	if (ds_chain_tip(n->chain, &tip) == 0)
-		n->tip = tip;
+	struct ds_chain_tip t;
+	if (tip)
+		n->tip = *tip;
+	else if (ds_chain_tip(n->chain, &t) == 0)
+		n->tip = t;
 	n->last_commit_ms = ds_loop_now_ms(n->loop);
 	struct ds__pblock *p = pb_find(n, n->tip.hash);
 	if (p) {
@@ -496,6 +509,8 @@ void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
 static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const struct ds_qc *qc)
 {
 	struct ds_node *n = ctx;
+	if (cb->height <= ds__node_commit_queued(n) && cb->height > n->tip.height)
+		ds__node_commit_idle(n); /* not expected: settle, then compare */
 	if (cb->height <= n->tip.height) {
 		/* Already applied by block sync: it must be the same block. */
 		struct ds_buf blk, q;
@@ -535,16 +550,16 @@ static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const st
 		pre[i++] = ds_mempool_remove(n->mp, tid, tx, tl);
 	}
 	pthread_mutex_unlock(&n->mp_lock);
-	uint64_t t0 = ds_mono_ns();
-	rc = ds_chain_commit(n->chain, cb->payload, cb->payload_len, qc, pre);
-	free(pre);
+	/* Executing and writing happen on the committer thread (node_commit.c):
+	 * consensus goes on while the disk works. The block stays in the
+	 * pending map until it is durable. */
+	rc = ds__node_commit_enqueue(n, cb->payload, cb->payload_len, cb->height, qc, pre);
 	if (rc) {
-		ds__node_fail(n, rc, rc == DS_EFULL ? "disk full: cannot commit" : "commit failed");
+		ds__node_fail(n, rc, "cannot queue a commit");
 		return rc;
 	}
-	ds__node_after_commit(n, cb->payload, cb->payload_len, &b);
-	DS_LOGD(MOD, "committed", " height=%" PRIu64 " round=%" PRIu64 " txs=%u commit_ms=%.2f",
-		cb->height, cb->round, b.header.tx_count, (double)(ds_mono_ns() - t0) / 1e6);
+	DS_LOGD(MOD, "decided", " height=%" PRIu64 " round=%" PRIu64 " txs=%u", cb->height,
+		cb->round, b.header.tx_count);
 	return 0;
 }
 
@@ -801,6 +816,7 @@ void ds__node_refresh_status(struct ds_node *n)
 static void on_tick(void *arg)
 {
 	struct ds_node *n = arg;
+	ds__node_commit_reap(n); /* in case a post from the committer failed */
 	ds__node_refresh_status(n);
 	ds__node_sync_tick(n);
 }
@@ -1127,6 +1143,9 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 			     hex);
 		goto fail;
 	}
+	/* Blocks execute with the system modules, kv and the role authorizer
+	 * (node_gov.c); before the chain opens, which replays from the store. */
+	ds_chain_register_modules();
 	if ((rc = ds_node_genesis_state(n->gen, &state, &nstate))) {
 		ds__node_err(err, err_cap, "cannot build the genesis state: %s", ds_strerror(rc));
 		goto fail;
@@ -1254,6 +1273,8 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	ac.threads = n->cfg.api_threads;
 	ac.max_conns = 256;
 	ac.metrics = n->metrics;
+	/* A subscriber must hold a full block's tx events plus the block's. */
+	ac.sse_queue_max = (unsigned)(2 * n->gen->g.params.block_txs_max + 64);
 	if ((rc = ds_api_start(&n->api, &ac))) {
 		ds__node_err(err, err_cap, "cannot start the HTTP API on %s: %s", n->cfg.api_listen,
 			     ds_strerror(rc));
@@ -1266,6 +1287,19 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	if (rc) {
 		ds__node_err(err, err_cap, "cannot register the HTTP routes: %s", ds_strerror(rc));
 		goto fail;
+	}
+	if (n->cfg.web_dir[0]) {
+		path_join(path, sizeof(path), n->home, n->cfg.web_dir);
+		/* The explorer is a convenience: a moved web/ must not stop a
+		 * validator, so this only warns. */
+		rc = ds_api_static_dir(n->api, "/", path);
+		if (rc)
+			DS_LOGW(MOD, "no explorer", " dir=%s err=%s", path, ds_errname(rc));
+		else
+			DS_LOGI(MOD, "explorer served", " dir=%s path=/", path);
+		rc = 0;
+	} else {
+		DS_LOGI(MOD, "no explorer", " why=\"config.json has no web_dir\"");
 	}
 	if ((rc = ds__node_credit_open(n, n->api))) {
 		ds__node_err(err, err_cap, "cannot open the private store %s/private: %s", n->home,
@@ -1300,6 +1334,7 @@ int ds_node_run(struct ds_node *n)
 	n->last_commit_ms = ds_loop_now_ms(n->loop);
 	ds_timer_start(n->tick_timer, 100, 100, on_tick, n);
 	rc = ds_loop_run(n->loop);
+	ds__node_commit_idle(n); /* what consensus decided is written before we stop */
 	n->stopping = true;
 	ds_timer_stop(n->tick_timer);
 	ds_timer_stop(n->cons_timer);
@@ -1325,6 +1360,8 @@ void ds_node_free(struct ds_node *n)
 	/* The API first: its threads may still post submissions to the loop. */
 	ds_api_stop(n->api);
 	n->api = NULL;
+	if (ds_node_http_stop)
+		ds_node_http_stop(n);
 	ds_net_free(n->net);
 	n->net = NULL;
 	ds_timer_free(n->cons_timer);
@@ -1332,6 +1369,7 @@ void ds_node_free(struct ds_node *n)
 	ds_timer_free(n->hold_timer);
 	ds_timer_free(n->sync_timer);
 	n->cons_timer = n->tick_timer = n->hold_timer = n->sync_timer = NULL;
+	ds__node_commit_stop(n); /* before the loop: it posts to it */
 	if (n->loop) {
 		ds_loop_free(n->loop); /* runs queued closures and finishes pool jobs */
 		n->loop = NULL;

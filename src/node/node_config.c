@@ -199,7 +199,7 @@ int ds_node_config_parse(struct ds_node_config *out, const char *text, size_t le
 		{"log_level", DS__NODE_JSTR, false},   {"key_file", DS__NODE_JSTR, false},
 		{"genesis", DS__NODE_JSTR, false},     {"mempool_txs_max", DS__NODE_JUINT, false},
 		{"mempool_bytes_max", DS__NODE_JUINT, false}, {"api_threads", DS__NODE_JUINT, false},
-		{"map_size_max", DS__NODE_JUINT, false},
+		{"map_size_max", DS__NODE_JUINT, false}, {"web_dir", DS__NODE_JSTR, false},
 	};
 	const char *w = "config";
 	struct ds_node_config c;
@@ -220,6 +220,7 @@ int ds_node_config_parse(struct ds_node_config *out, const char *text, size_t le
 				    err_cap)) ||
 	    (rc = ds__node_json_str(c.key_file, sizeof(c.key_file), j, "key_file", w, err, err_cap)) ||
 	    (rc = ds__node_json_str(c.genesis, sizeof(c.genesis), j, "genesis", w, err, err_cap)) ||
+	    (rc = ds__node_json_str(c.web_dir, sizeof(c.web_dir), j, "web_dir", w, err, err_cap)) ||
 	    (rc = ds__node_json_uint(&c.mempool_txs_max, j, "mempool_txs_max", 1,
 				     DS_MEMPOOL_TXS_HARD_MAX, w, err, err_cap)) ||
 	    (rc = ds__node_json_uint(&c.mempool_bytes_max, j, "mempool_bytes_max", 1u << 20,
@@ -315,6 +316,8 @@ int ds_node_config_format(struct ds_buf *out, const struct ds_node_config *c)
 	json_object_set_new(j, "api_threads", json_integer((json_int_t)c->api_threads));
 	if (c->map_size_max)
 		json_object_set_new(j, "map_size_max", json_integer((json_int_t)c->map_size_max));
+	if (c->web_dir[0])
+		json_object_set_new(j, "web_dir", json_string(c->web_dir));
 	return ds__node_json_dump(out, j);
 }
 

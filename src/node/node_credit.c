@@ -250,13 +250,6 @@ static int valset_lookup(struct ds_node *n, uint32_t want, char out_org[DS__CRED
 
 /* ----------------------------------------------------------- store and send */
 
-/* Stores checked details (the caller checked them), replacing nothing: an
- * existing copy is kept (DS_EEXIST). Caller holds cr->mu. */
-static int store_locked(struct ds__node_credit *cr, const char *record, const uint8_t *d, size_t len)
-{
-	return ds_privstore_put(cr->ps, record, d, len);
-}
-
 static void send_details(struct ds_node *n, const struct ds__credit_ev *ev)
 {
 	struct ds__node_credit *cr = n->credit;
@@ -407,7 +400,7 @@ void ds__node_credit_on_details(struct ds_node *n, uint32_t peer, const uint8_t 
 		goto refuse;
 	}
 	pthread_mutex_lock(&cr->mu);
-	rc = store_locked(cr, record, d, dl);
+	rc = ds_privstore_put(cr->ps, record, d, dl);
 	pthread_mutex_unlock(&cr->mu);
 	if (rc == DS_EEXIST) {
 		DS_LOGD(MOD, "details already held", " record=%s", record);
@@ -491,6 +484,7 @@ static void h_details_post(void *ctx, const struct ds_api_req *req, struct ds_ap
 	char self_org[DS__CREDIT_ORG_MAX + 1];
 	char hex[2 * DS_HASH_LEN + 1];
 	uint8_t root[DS_HASH_LEN];
+	bool locked = false;
 	int rc;
 	if (!f || !enc) {
 		ds_api_resp_error(r, 500, DS_API_E_INTERNAL, "out of memory");
@@ -533,6 +527,12 @@ static void h_details_post(void *ctx, const struct ds_api_req *req, struct ds_ap
 				  "commitment given does not match the fields (computed %s)", hex);
 		goto out;
 	}
+	/* Check and store under the lock: an erase hook for this record then
+	 * runs either before the check (which sees the new status, since the
+	 * state is executed before hooks run) or after the store (and erases
+	 * the new copy). */
+	pthread_mutex_lock(&cr->mu);
+	locked = true;
 	if (record_or_reply(n, id, &rec, r) != 0)
 		goto out;
 	if (valset_lookup(n, n->self, self_org, NULL, NULL) != 0 || strcmp(self_org, rec.org) != 0) {
@@ -549,9 +549,9 @@ static void h_details_post(void *ctx, const struct ds_api_req *req, struct ds_ap
 				  "details do not match the record's on-chain commitment");
 		goto out;
 	}
-	pthread_mutex_lock(&cr->mu);
-	rc = store_locked(cr, id, enc, el);
+	rc = ds_privstore_put(cr->ps, id, enc, el);
 	pthread_mutex_unlock(&cr->mu);
+	locked = false;
 	if (rc == DS_EEXIST) {
 		ds_api_resp_error(r, 409, DS_API_E_CONFLICT, "details of record %s are already stored", id);
 		goto out;
@@ -569,6 +569,8 @@ static void h_details_post(void *ctx, const struct ds_api_req *req, struct ds_ap
 	}
 	ds_api_resp_json(r, o ? 201 : 500, o);
 out:
+	if (locked)
+		pthread_mutex_unlock(&cr->mu);
 	if (enc) {
 		ds_memzero(enc, DS_PRIV_DETAILS_MAX);
 		free(enc);

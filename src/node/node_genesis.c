@@ -1,6 +1,7 @@
 /* genesis.json: strict parsing into struct ds_node_genesis, canonical
  * formatting, and the hook for the genesis state. */
 #include "node/node_int.h"
+#include "node/node_gov.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,7 @@ static int parse_validators(struct ds_node_genesis *g, json_t *arr, char *err, s
 		{"public_key", DS__NODE_JSTR, true},
 		{"p2p", DS__NODE_JSTR, true},
 		{"power", DS__NODE_JUINT, false},
+		{"org", DS__NODE_JSTR, false},
 	};
 	size_t n = json_array_size(arr);
 	if (n == 0 || n > DS_VALIDATORS_MAX) {
@@ -75,6 +77,8 @@ static int parse_orgs(struct ds_node_genesis *g, json_t *arr, char *err, size_t 
 	static const struct ds__node_jfield f[] = {
 		{"name", DS__NODE_JSTR, true},
 		{"admin_key", DS__NODE_JSTR, true},
+		{"display_name", DS__NODE_JSTR, false},
+		{"roles", DS__NODE_JARR, false},
 	};
 	size_t n = json_array_size(arr);
 	if (n == 0 || n > DS_NODE_ORGS_MAX) {
@@ -120,6 +124,7 @@ int ds_node_genesis_parse(struct ds_node_genesis *out, const char *text, size_t 
 		{"params", DS__NODE_JOBJ, true},
 		{"validators", DS__NODE_JARR, true},
 		{"organisations", DS__NODE_JARR, true},
+		{"governance", DS__NODE_JOBJ, false},
 	};
 	static const struct ds__node_jfield params[] = {
 		{"max_tx_lifetime", DS__NODE_JUINT, true},
@@ -190,6 +195,8 @@ int ds_node_genesis_parse(struct ds_node_genesis *out, const char *text, size_t 
 		rc = DS_ERANGE;
 		goto fail;
 	}
+	if ((rc = ds__node_gov_parse(g, j, err, err_cap)))
+		goto fail;
 	*out = *g;
 	rc = 0;
 fail:
@@ -265,22 +272,9 @@ int ds_node_genesis_format(struct ds_buf *out, const struct ds_node_genesis *g)
 		json_array_append_new(os, o);
 	}
 	json_object_set_new(j, "organisations", os);
+	if (ds__node_gov_format(j, g) != 0) {
+		json_decref(j);
+		return DS_ENOMEM;
+	}
 	return ds__node_json_dump(out, j);
-}
-
-/* Hook for the governance helper: it will encode the organisations, their
- * admin accounts, the validators and the governance threshold as system
- * records. Until then the genesis state is empty. */
-int ds_node_genesis_state(const struct ds_node_genesis *g, struct ds_kv **state, size_t *nstate)
-{
-	(void)g;
-	*state = NULL;
-	*nstate = 0;
-	return 0;
-}
-
-void ds_node_genesis_state_free(struct ds_kv *state, size_t nstate)
-{
-	(void)nstate;
-	free(state);
 }

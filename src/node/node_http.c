@@ -1,4 +1,5 @@
 #include "node/node_http.h"
+#include "node/node_gov.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -678,6 +679,136 @@ out:
 	ds_chain_state_proof_free(&p);
 }
 
+/* ------------------------------------------------- credit records (credit.lua)
+ * Reads of the credit contract's state (docs/API.md "Credit records"); the
+ * private details routes live in node_credit.c. */
+
+#define CREDIT_PREFIX "contract/credit/"
+#define CREDIT_AUDIT_PAGE_MAX 256
+
+/* {id} of /v1/subjects/{id}/...: a pseudonym, 64 lowercase hex digits. */
+static const char *subject_param(const struct ds_api_req *req, struct ds_api_resp *r)
+{
+	const char *s = ds_api_param(req, "id");
+	size_t n = s ? strlen(s) : 0;
+	bool ok = n == 2 * DS_HASH_LEN;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f');
+	if (!ok) {
+		ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM,
+				  "subject must be 64 lowercase hex digits (a pseudonym, never a national id)");
+		return NULL;
+	}
+	return s;
+}
+
+/* A credit state key with its proof (prove=1 by default). */
+static void credit_state(struct ds_node_http *h, const struct ds_api_req *req, struct ds_api_resp *r,
+			 const char *what, const char *id)
+{
+	uint8_t key[DS_HTTP_STATE_KEY_MAX];
+	uint64_t prove;
+	if (ds_api_query_u64(&prove, req, r, "prove", 1, 0, 1) != 0)
+		return;
+	int kl = snprintf((char *)key, sizeof(key), CREDIT_PREFIX "%s/%s", what, id);
+	if (kl < 0 || (size_t)kl >= sizeof(key)) {
+		ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM, "id too long");
+		return;
+	}
+	state_answer(h, req, r, key, (size_t)kl, prove);
+}
+
+static void h_profile(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
+{
+	const char *s = subject_param(req, r);
+	if (s)
+		credit_state(ctx, req, r, "profile", s);
+}
+
+static void h_record(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
+{
+	const char *id = ds_api_param(req, "id");
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0 || n > 128 || !ds_utf8_valid((const uint8_t *)id, n)) {
+		ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM, "record id must be 1..128 bytes of UTF-8");
+		return;
+	}
+	credit_state(ctx, req, r, "rec", id);
+}
+
+/* Latest value of credit key "auditn/<subject>" (n == 0) or
+ * "audit/<subject>/<n>"; DS_ENOTFOUND when absent. */
+static int credit_audit_value(struct ds_node_http *h, struct ds_buf *v, const char *subject, uint64_t n)
+{
+	char key[DS_HTTP_STATE_KEY_MAX];
+	int kl = n == 0 ? snprintf(key, sizeof(key), CREDIT_PREFIX "auditn/%s", subject)
+			: snprintf(key, sizeof(key), CREDIT_PREFIX "audit/%s/%" PRIu64, subject, n);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return DS_EINVAL;
+	ds_buf_reset(v);
+	int rc = ds_chain_state_value(h->host.chain, (const uint8_t *)key, (size_t)kl, v);
+	if (rc == 0 && v->err)
+		rc = DS_ENOMEM;
+	return rc;
+}
+
+/* GET /v1/subjects/{id}/accesses[?before=N][&limit=K]: the subject's audit
+ * entries (credit.lua "audit/<subject>/<n>"), newest first. */
+static void h_accesses(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
+{
+	struct ds_node_http *h = ctx;
+	const char *s = subject_param(req, r);
+	uint64_t limit, before;
+	if (!s || ds_api_query_u64(&limit, req, r, "limit", 100, 1, CREDIT_AUDIT_PAGE_MAX) != 0 ||
+	    ds_api_query_u64(&before, req, r, "before", UINT64_MAX, 1, UINT64_MAX) != 0)
+		return;
+	struct ds_buf v;
+	ds_buf_init(&v);
+	uint64_t total = 0;
+	json_t *o = NULL, *arr = NULL;
+	int rc = credit_audit_value(h, &v, s, 0);
+	if (rc == 0) {
+		struct ds_value iv;
+		if (ds_value_parse(&iv, v.data, v.len) != 0 || iv.kind != DS_VALUE_INT || iv.i < 0) {
+			ds_api_resp_error(r, 500, DS_API_E_INTERNAL, "audit counter is malformed");
+			goto out;
+		}
+		total = (uint64_t)iv.i;
+	} else if (rc != DS_ENOTFOUND) {
+		reply_err(r, rc, "audit");
+		goto out;
+	}
+	o = json_object();
+	arr = json_array();
+	if (!o || !arr) {
+		ds_api_resp_json(r, 500, NULL);
+		goto out;
+	}
+	uint64_t top = before - 1 < total ? before - 1 : total;
+	/* One read per listed index: a missing entry (never written by
+	 * credit.lua) is skipped, not searched past. */
+	for (uint64_t i = top, k = 0; i >= 1 && k < limit; i--, k++) {
+		rc = credit_audit_value(h, &v, s, i);
+		if (rc == DS_ENOTFOUND)
+			continue;
+		if (rc) {
+			reply_err(r, rc, "audit");
+			goto out;
+		}
+		json_array_append_new(arr, jvalue(v.data, v.len));
+	}
+	set(o, "subject", json_string(s));
+	set(o, "total", ju64(total));
+	set(o, "entries", arr);
+	arr = NULL;
+	ds_api_resp_json(r, 200, o);
+	o = NULL;
+out:
+	json_decref(o);
+	json_decref(arr);
+	ds_buf_free(&v);
+}
+
 static void h_history(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
 	struct ds_node_http *h = ctx;
@@ -753,23 +884,41 @@ out:
 
 static void h_contracts(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
-	(void)ctx;
+	struct ds_node_http *h = ctx;
 	(void)req;
-	/* Filled once the governance modules define the registry's keys. */
-	json_t *o = json_object();
-	if (o)
-		set(o, "contracts", json_array());
-	ds_api_resp_json(r, 200, o);
+	json_t *o = NULL;
+	int rc = ds__node_gov_contracts(h->host.chain, &o);
+	if (rc)
+		reply_err(r, rc, "contract registry");
+	else
+		ds_api_resp_json(r, 200, o);
 }
 
 static void h_proposals(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
-	(void)ctx;
-	(void)req;
-	json_t *o = json_object();
-	if (o)
-		set(o, "proposals", json_array());
-	ds_api_resp_json(r, 200, o);
+	struct ds_node_http *h = ctx;
+	static const char *const statuses[] = {"open", "executed", "failed", "rejected", "expired"};
+	const char *status = ds_api_query(req, "status");
+	uint64_t limit;
+	if (ds_api_query_u64(&limit, req, r, "limit", DS__NODE_GOV_PROPOSALS_DEFAULT, 1,
+			     DS__NODE_GOV_PROPOSALS_MAX) != 0)
+		return;
+	if (status) {
+		size_t i = 0;
+		while (i < DS_ARRAY_LEN(statuses) && strcmp(status, statuses[i]) != 0)
+			i++;
+		if (i == DS_ARRAY_LEN(statuses)) {
+			ds_api_resp_error(r, 400, DS_API_E_BAD_PARAM,
+					  "status must be open, executed, failed, rejected or expired");
+			return;
+		}
+	}
+	json_t *o = NULL;
+	int rc = ds__node_gov_proposals(h->host.chain, status, (size_t)limit, &o);
+	if (rc)
+		reply_err(r, rc, "proposals");
+	else
+		ds_api_resp_json(r, 200, o);
 }
 
 /* ------------------------------------------------------------ POST /v1/tx */
@@ -1194,6 +1343,9 @@ int ds_node_http_attach(struct ds_node_http **out, struct ds_api *api,
 		{"GET", "/v1/history/{height}", h_history},
 		{"GET", "/v1/contracts", h_contracts},
 		{"GET", "/v1/proposals", h_proposals},
+		{"GET", "/v1/subjects/{id}/profile", h_profile},
+		{"GET", "/v1/subjects/{id}/accesses", h_accesses},
+		{"GET", "/v1/records/{id}", h_record},
 	};
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < DS_ARRAY_LEN(routes); i++)

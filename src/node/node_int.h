@@ -55,6 +55,7 @@ enum {
 #define DS__NODE_SYNC_BLOCKS 16   /* blocks per sync response */
 #define DS__NODE_SYNC_BYTES (8u << 20)
 #define DS__NODE_FRAME_MAX (32u << 20)
+#define DS__NODE_COMMIT_QMAX 2    /* decided blocks being or waiting to be written */
 
 /* A block the core accepted (persist_block), kept until it is committed and
  * DS__NODE_PB_RETAIN blocks old, so its justify QC can still be served. */
@@ -168,6 +169,7 @@ struct ds_node {
 	uint64_t started_ms;
 
 	struct ds__node_credit *credit; /* node_credit.c: private store, details */
+	struct ds__committer *committer; /* node_commit.c: NULL until the first commit */
 
 	ds_node_commit_fn hooks[DS_NODE_COMMIT_HOOKS_MAX];
 	void *hook_args[DS_NODE_COMMIT_HOOKS_MAX];
@@ -181,8 +183,9 @@ struct ds_node {
 /* node.c */
 void ds__node_fail(struct ds_node *n, int err, const char *why);
 int ds__node_cons_restart(struct ds_node *n) DS_MUST_USE;
+/* tip: the chain tip after this block, or NULL to read it from the chain. */
 void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
-			   const struct ds_block *b);
+			   const struct ds_block *b, const struct ds_chain_tip *tip);
 int ds__node_send(struct ds_node *n, uint32_t peer, uint8_t type, const uint8_t *msg, size_t len);
 void ds__node_refresh_status(struct ds_node *n);
 /* Feeds one consensus message to the core and performs its actions. */
@@ -195,6 +198,26 @@ void ds__node_gossip_in(struct ds_node *n, uint32_t peer, const uint8_t *p, size
 void ds__node_mempool_close(struct ds_node *n);
 bool ds__node_idle(struct ds_node *n);
 void ds__node_release_held(struct ds_node *n);
+
+/* node_commit.c: blocks decided by consensus are written on a thread of
+ * their own, in order; all of these run on the loop thread. */
+/* Highest height handed to the committer, or the tip when none waits. */
+uint64_t ds__node_commit_queued(const struct ds_node *n);
+/* Queues block `height` (= queued + 1; payload and qc copied, pre owned
+ * in every case). Blocks while DS__NODE_COMMIT_QMAX blocks wait. */
+int ds__node_commit_enqueue(struct ds_node *n, const uint8_t *payload, size_t len, uint64_t height,
+			    const struct ds_qc *qc, bool *pre) DS_MUST_USE;
+/* Waits until `height` is durable on the chain, or nothing is queued, or
+ * the committer failed. Does not touch loop state (n->tip lags until reap). */
+void ds__node_commit_wait(struct ds_node *n, uint64_t height);
+/* Moves finished commits into the node: tip, pending map, hooks; stops the
+ * node on a failed commit. */
+void ds__node_commit_reap(struct ds_node *n);
+/* Waits for every queued block, then reaps. */
+void ds__node_commit_idle(struct ds_node *n);
+/* Writes what is queued, joins the thread, frees it (before the chain and
+ * the loop are closed). */
+void ds__node_commit_stop(struct ds_node *n);
 
 /* node_sync.c */
 void ds__node_sync_request(struct ds_node *n, uint32_t peer);

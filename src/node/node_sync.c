@@ -161,6 +161,8 @@ void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, s
 			nr = i;
 			break;
 		}
+	/* One writer: let the committer finish what consensus decided first. */
+	ds__node_commit_idle(n);
 	size_t applied = 0;
 	for (size_t i = 0; i < nr; i++) {
 		uint64_t h = r[i].b.header.height;
@@ -187,7 +189,7 @@ void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, s
 			(void)ds_mempool_remove(n->mp, tid, tx, tl);
 		}
 		pthread_mutex_unlock(&n->mp_lock);
-		ds__node_after_commit(n, r[i].p, r[i].len, &r[i].b);
+		ds__node_after_commit(n, r[i].p, r[i].len, &r[i].b, NULL);
 		ds_metric_inc(n->m.sync_blocks, 1);
 		applied++;
 	}

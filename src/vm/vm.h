@@ -6,7 +6,15 @@
  * except what the contract wrote through the host, so the outcome of a call
  * depends only on (limits, host answers, source, method, args) and on the
  * Lua release: every node must run the same Lua 5.4 patch release
- * (instruction counts and memory figures are the engine's).
+ * (instruction counts and object sizes are the engine's).
+ *
+ * Nothing in a result comes from what the allocator sees (except the
+ * diagnostic memory_peak_bytes): stock Lua seeds its string hash from the
+ * clock and addresses, so heap sizes and collection points differ between
+ * processes. Memory is metered logically, by the objects a call creates at
+ * points fixed by the program (docs/parts/contracts.md, "Logical memory");
+ * the live heap has a hard ceiling only as node protection, and passing it
+ * yields DS_ENOMEM, never a receipt.
  *
  * Pure module: no I/O, no clock, no randomness. State, events, caller and
  * block come in through struct ds_vm_host.
@@ -44,7 +52,11 @@
 /* Per-call limits. Use ds_vm_limits_default and adjust; a chain parameter. */
 struct ds_vm_limits {
 	uint64_t instructions_max; /* default 10,000,000 */
-	size_t memory_bytes_max;   /* live bytes of the Lua heap; default 16 MiB */
+	/* Logical memory: total bytes of objects created during the call
+	 * (never refunded; see docs/parts/contracts.md); default 16 MiB. The
+	 * live heap is also held under a hard ceiling derived from this and
+	 * instructions_max, as node protection (ds_vm_call: DS_ENOMEM). */
+	size_t memory_bytes_max;
 	size_t string_bytes_max;   /* longest Lua string; default 1 MiB */
 	uint32_t call_depth_max;   /* Lua call frames; default 200 */
 	size_t value_bytes_max;    /* one encoded put/emit/return value; default 64 KiB */
@@ -92,7 +104,7 @@ enum ds_vm_status {
 	DS_VM_OK = 0,
 	DS_VM_ERROR = 1,          /* the contract raised an error or a runtime error */
 	DS_VM_OUT_OF_INSTRUCTIONS = 2,
-	DS_VM_OUT_OF_MEMORY = 3,
+	DS_VM_OUT_OF_MEMORY = 3,  /* logical memory (memory_bytes_max), never the heap */
 	DS_VM_LIMIT = 4,          /* string size, call depth, value size, writes, events */
 	DS_VM_FORBIDDEN = 5,      /* a sandbox rule was broken (%p, __gc, binary chunk …) */
 	DS_VM_BAD_CALL = 6,       /* syntax error, no methods table, no such method, bad args */
@@ -108,7 +120,13 @@ struct ds_vm_result {
 	char error[DS_VM_ERROR_MAX + 1];  /* "" when OK; valid UTF-8, no addresses */
 	size_t error_len;
 	struct ds_buf ret;                /* OK: one canonical value (null if none) */
-	uint64_t memory_peak_bytes;       /* highest live Lua heap during the call */
+	/* Logical memory: bytes of the objects the call created and paid for
+	 * (see memory_bytes_max); deterministic, frozen at a failure. */
+	uint64_t memory_bytes;
+	/* DIAGNOSTIC ONLY, NOT DETERMINISTIC: the highest live Lua heap the
+	 * allocator saw. It moves with Lua's per-process string-hash seed and
+	 * the collector; never put it in a receipt, a hash or a decision. */
+	uint64_t memory_peak_bytes;
 };
 void ds_vm_result_free(struct ds_vm_result *r);
 
@@ -122,10 +140,15 @@ void ds_vm_result_free(struct ds_vm_result *r);
  * Returns 0 when a deterministic outcome is in *res (any status: the call's
  * receipt), which the caller frees with ds_vm_result_free. Returns DS_EINVAL
  * for bad chunkname/method syntax or src too long, DS_ESTATE when the process
- * locale is not "C", DS_ENOMEM when the system allocator failed (not the
- * contract's fault: retry or stop, never write a receipt), DS_ECRYPTO when
- * ds_crypto_init fails (it is called here, for crypto.* in the sandbox), or
- * a host callback's error; *res is then empty (freeing it is harmless). */
+ * locale is not "C", DS_ECRYPTO when ds_crypto_init fails (it is called
+ * here, for crypto.* in the sandbox), a host callback's error, or DS_ENOMEM
+ * when the system allocator failed or the live Lua heap passed the hard
+ * ceiling (4 x memory_bytes_max + 128 bytes x instructions_max). DS_ENOMEM
+ * is a LOCAL resource failure, not the contract's outcome: it may happen on
+ * one node and not another, so the caller must not write a receipt, skip
+ * the transaction or go on with the block; an executor abandons the whole
+ * block (no state applied) and stops or retries later. *res is then empty
+ * (freeing it is harmless). */
 int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	       const struct ds_vm_host *host, const char *src, size_t src_len,
 	       const char *chunkname, const char *method, const uint8_t *args,

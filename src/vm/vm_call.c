@@ -1,5 +1,5 @@
-/* vm: one call — allocator with caps, count hook, classification of the
- * outcome into a deterministic result. */
+/* vm: one call — allocator with the creation charge and the hard ceiling,
+ * count hook, classification of the outcome into a deterministic result. */
 #include "vm/vm_internal.h"
 
 #include <locale.h>
@@ -44,13 +44,20 @@ bool ds__vm_over_budget(const struct ds__sb *sb)
 	return sb->vm_instr + sb->charged > sb->lim->instructions_max;
 }
 
+void ds__vm_set_fatal(struct ds__sb *sb, enum ds_vm_status st, const char *msg)
+{
+	if (sb->fatal)
+		return;
+	sb->fatal = st;
+	sb->fatal_msg = msg;
+	sb->instr_at_fatal = sb->vm_instr + sb->charged;
+	sb->logical_at_fatal = sb->logical_bytes;
+}
+
 _Noreturn void ds__vm_fatal(lua_State *L, enum ds_vm_status st, const char *msg)
 {
 	struct ds__sb *sb = ds__vm_sb(L);
-	if (!sb->fatal) {
-		sb->fatal = st;
-		sb->fatal_msg = msg;
-	}
+	ds__vm_set_fatal(sb, st, msg);
 	/* The error value is irrelevant (the result reads sb->fatal); a light
 	 * value avoids allocating while memory may be exhausted. */
 	lua_pushlightuserdata(L, sb);
@@ -66,8 +73,7 @@ _Noreturn void ds__vm_fatalf(lua_State *L, enum ds_vm_status st, const char *fmt
 		va_start(ap, fmt);
 		vsnprintf(sb->fatal_buf, sizeof(sb->fatal_buf), fmt, ap);
 		va_end(ap);
-		sb->fatal = st;
-		sb->fatal_msg = sb->fatal_buf;
+		ds__vm_set_fatal(sb, st, sb->fatal_buf);
 	}
 	ds__vm_fatal(L, st, sb->fatal_msg);
 }
@@ -82,20 +88,43 @@ void ds__vm_charge(lua_State *L, uint64_t n)
 		ds__vm_fatal(L, DS_VM_OUT_OF_INSTRUCTIONS, "out of instructions");
 }
 
-/* Caps count the sizes Lua asks for, never what malloc really uses: the
- * request sequence is a function of the program alone (same Lua release,
- * fixed GC parameters), so a cap trips at the same point on every node. */
+/* The creation charge (see vm_internal.h): instructions and logical bytes
+ * for a new object of nsize bytes. Returns false, with the failure
+ * recorded, when the call cannot afford it. Only deterministic quantities
+ * reach the receipt from here: the object's kind and requested size. */
+static bool charge_creation(struct ds__sb *sb, size_t nsize)
+{
+	if (nsize > sb->lim->memory_bytes_max ||
+	    sb->logical_bytes + nsize > sb->lim->memory_bytes_max) {
+		ds__vm_set_fatal(sb, DS_VM_OUT_OF_MEMORY, "out of memory");
+		return false;
+	}
+	sb->logical_bytes += nsize;
+	sb->charged += (nsize + DS__VM_BYTES_PER_INSTR - 1) / DS__VM_BYTES_PER_INSTR;
+	if (ds__vm_over_budget(sb)) {
+		ds__vm_set_fatal(sb, DS_VM_OUT_OF_INSTRUCTIONS, "out of instructions");
+		return false;
+	}
+	return true;
+}
+
+/* Receipts never depend on what this allocator sees except through
+ * charge_creation and the string cap, both functions of the program. The
+ * live-byte figure moves with the hash seed and the collector: it only
+ * feeds memory_peak_bytes (diagnostic) and the hard ceiling, whose breach
+ * ends the call without a receipt (DS_ENOMEM). */
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct ds__sb *sb = ud;
+	bool creation = false;
 	if (ptr == NULL) {
-		/* osize then encodes the kind of object being created. */
+		/* osize then encodes the kind of object being created (0 for
+		 * a raw block: table part, stack, buffer). */
+		creation = osize != 0 && nsize > 0 &&
+			   !(osize == LUA_TSTRING && nsize <= DS__VM_SHORTSTR_ALLOC_MAX);
 		if (sb->metering && !sb->closing && osize == LUA_TSTRING &&
 		    nsize > sb->lim->string_bytes_max) {
-			if (!sb->fatal) {
-				sb->fatal = DS_VM_LIMIT;
-				sb->fatal_msg = "string too large";
-			}
+			ds__vm_set_fatal(sb, DS_VM_LIMIT, "string too large");
 			return NULL;
 		}
 		osize = 0;
@@ -113,21 +142,18 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	}
 	size_t grow = nsize - osize;
 	if (!sb->closing) {
-		if (sb->metering && sb->fatal == DS_VM_OUT_OF_INSTRUCTIONS)
+		/* After a failure nothing more is granted: the instruction
+		 * figure is frozen and the call only has to unwind. A refused
+		 * request makes Lua collect and ask again, so a creation must
+		 * not be charged twice: the refusal comes first. */
+		if (sb->metering && (sb->fatal || sb->hard_oom))
 			return NULL;
-		if (sb->live_bytes + grow > sb->lim->memory_bytes_max ||
-		    grow > sb->lim->memory_bytes_max)
-			return NULL; /* Lua collects and retries, then raises ERRMEM */
-		if (sb->metering) {
-			sb->charged += (grow + DS__VM_BYTES_PER_INSTR - 1) / DS__VM_BYTES_PER_INSTR;
-			if (ds__vm_over_budget(sb)) {
-				if (!sb->fatal) {
-					sb->fatal = DS_VM_OUT_OF_INSTRUCTIONS;
-					sb->fatal_msg = "out of instructions";
-				}
-				return NULL;
-			}
+		if (grow > sb->hard_bytes || sb->live_bytes > sb->hard_bytes - grow) {
+			sb->hard_oom = true;
+			return NULL;
 		}
+		if (sb->metering && creation && !charge_creation(sb, nsize))
+			return NULL;
 	}
 	void *p = realloc(ptr, nsize);
 	if (!p) {
@@ -145,12 +171,16 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 	(void)ar;
 	struct ds__sb *sb = ds__vm_sb(L);
 	sb->vm_instr += DS_VM_HOOK_STEP;
-	if (sb->fatal) /* sticky: code that caught it somehow cannot go on */
+	if (sb->fatal) /* sticky: code that caught it cannot go on */
 		ds__vm_fatal(L, sb->fatal, sb->fatal_msg);
+	if (sb->hard_oom) { /* no receipt will be written: just unwind */
+		lua_pushlightuserdata(L, sb);
+		lua_error(L);
+	}
 	if (ds__vm_over_budget(sb))
 		ds__vm_fatal(L, DS_VM_OUT_OF_INSTRUCTIONS, "out of instructions");
 	/* Depth is sampled here, once per step: a chain can grow by at most a
-	 * step's worth of calls before it is seen (the memory cap is the
+	 * step's worth of calls before it is seen (the hard ceiling is the
 	 * backstop), and the sampling points are the same on every node. */
 	lua_Debug d;
 	if (lua_getstack(L, (int)sb->lim->call_depth_max, &d))
@@ -318,6 +348,16 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	memset(&sb, 0, sizeof(sb));
 	sb.lim = lim;
 	sb.host = host;
+	{
+		/* Saturating: limits come from chain parameters. */
+		uint64_t m = lim->memory_bytes_max;
+		uint64_t hard = m > UINT64_MAX / DS__VM_HARD_MEM_FACTOR ?
+					UINT64_MAX : m * DS__VM_HARD_MEM_FACTOR;
+		uint64_t per = lim->instructions_max > UINT64_MAX / DS__VM_HARD_BYTES_PER_INSTR ?
+				       UINT64_MAX : lim->instructions_max * DS__VM_HARD_BYTES_PER_INSTR;
+		hard = hard > UINT64_MAX - per ? UINT64_MAX : hard + per;
+		sb.hard_bytes = hard > SIZE_MAX ? SIZE_MAX : (size_t)hard;
+	}
 	/* The encoding area is kept per thread: allocating and freeing 64 KiB
 	 * on every call costs malloc a consolidation pass each time. */
 	static _Thread_local uint8_t *tl_scratch;
@@ -332,14 +372,9 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	}
 	sb.scratch = tl_scratch;
 	L = lua_newstate(sb_alloc, &sb);
-	if (!L) {
-		if (sb.sys_oom) {
-			rc = DS_ENOMEM;
-			goto fail;
-		}
-		res->status = DS_VM_OUT_OF_MEMORY;
-		set_error(res, "out of memory", 13);
-		goto done;
+	if (!L) { /* unmetered: only the system or the hard ceiling refuses */
+		rc = DS_ENOMEM;
+		goto fail;
 	}
 	struct call_args a = {&sb, res, src, src_len, chunkname, method, args, args_len};
 	lua_pushcfunction(L, sb_main);
@@ -350,26 +385,28 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 		rc = sb.host_err;
 		goto fail;
 	}
-	if (sb.sys_oom) {
+	if (sb.sys_oom || sb.hard_oom) {
 		rc = DS_ENOMEM;
 		goto fail;
 	}
-	if (st == LUA_OK) {
-		res->status = DS_VM_OK;
-	} else if (sb.fatal) {
+	if (sb.fatal) { /* wins even if something swallowed it: it cannot be caught */
 		res->status = sb.fatal;
 		set_error(res, sb.fatal_msg, strlen(sb.fatal_msg));
+	} else if (st == LUA_OK) {
+		res->status = DS_VM_OK;
 	} else if (st == LUA_ERRMEM) {
-		res->status = DS_VM_OUT_OF_MEMORY;
-		set_error(res, "out of memory", 13);
+		/* Every deterministic refusal records sb.fatal first; a bare
+		 * memory error has no deterministic cause. */
+		rc = DS_ENOMEM;
+		goto fail;
 	} else {
 		res->status = DS_VM_ERROR;
 		set_error_from_value(res, L);
 	}
 	if (res->status != DS_VM_OK)
 		ds_buf_reset(&res->ret);
-done:
-	res->instructions = sb.vm_instr + sb.charged;
+	res->instructions = sb.fatal ? sb.instr_at_fatal : sb.vm_instr + sb.charged;
+	res->memory_bytes = sb.fatal ? sb.logical_at_fatal : sb.logical_bytes;
 	if (res->instructions > lim->instructions_max)
 		res->instructions = lim->instructions_max;
 	res->memory_peak_bytes = sb.peak_bytes;

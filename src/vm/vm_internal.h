@@ -22,7 +22,14 @@
  * LUAI_MAXSHORTLEN (40) bytes plus a NUL. Everything else the allocator
  * sees (table parts, stacks, the string table, buffer growth) moves with
  * the hash seed and the collector, so it is never charged. */
-#define DS__VM_SHORTSTR_ALLOC_MAX (24 + 40 + 1)
+#define DS__VM_SHORTSTR_LEN 40
+#define DS__VM_SHORTSTR_ALLOC_MAX (24 + DS__VM_SHORTSTR_LEN + 1)
+/* Rule for C code in src/vm: strings that may be longer than
+ * DS__VM_SHORTSTR_LEN are pushed with lua_pushlstring (or built with a
+ * luaL_Buffer), never lua_pushstring/lua_getfield/lua_setfield, whose
+ * C-string cache lets collection timing decide whether a long string is
+ * created. The main chunk's name is safe: it is the first such lookup in a
+ * fresh state; load() names are cut to DS__VM_SHORTSTR_LEN - 1 bytes. */
 /* Node protection only (no receipt): the live heap may not pass
  * DS__VM_HARD_MEM_FACTOR x memory_bytes_max + DS__VM_HARD_BYTES_PER_INSTR
  * x instructions_max. The second term covers what the budget lets a
@@ -59,7 +66,8 @@ struct ds__sb {
 	uint64_t logical_bytes; /* deterministic: bytes of charged creations */
 	uint64_t vm_instr; /* whole hook steps */
 	uint64_t charged;  /* creation, host and library charges */
-	uint64_t instr_at_fatal; /* the figure when the first failure was set */
+	uint64_t instr_at_fatal; /* the figures when the first failure was set */
+	uint64_t logical_at_fatal;
 	bool metering;     /* charges and caps on the contract's behalf */
 	bool closing;      /* after the call: no caps, frees only expected */
 	bool sys_oom;      /* the system allocator failed: not deterministic */

@@ -72,11 +72,30 @@ static void remove_names(lua_State *L, int t, const char *const *names)
 /* C library functions that do work proportional to an argument without
  * creating an object (so no creation charge sees it) pay for it here,
  * then run unchanged: the original sees the same stack frame. */
-enum meter_mode { M_STR1, M_TLEN1, M_MOVE, M_UNPACK, M_NARGS };
+enum meter_mode { M_STR1, M_TLEN1, M_MOVE, M_UNPACK, M_NARGS, M_BYTES };
 
 static uint64_t span(lua_Integer a, lua_Integer b)
 {
 	return b >= a ? (uint64_t)b - (uint64_t)a + 1 : 0;
+}
+
+/* Positions i..j of a string of len bytes, after Lua's rules for negative
+ * and out-of-range positions (string.byte, utf8.codepoint): an upper bound
+ * of the values the call returns. j defaults to i, i to 1. */
+static uint64_t byte_span(lua_State *L, size_t len)
+{
+	lua_Integer i = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : 1;
+	lua_Integer j = lua_isinteger(L, 3) ? lua_tointeger(L, 3) : i;
+	lua_Integer n = (lua_Integer)len;
+	if (i < 0) /* compared, not negated: -LUA_MININTEGER overflows */
+		i = i < -n ? 0 : n + i + 1;
+	if (j < 0)
+		j = j < -n ? 0 : n + j + 1;
+	if (i < 1)
+		i = 1;
+	if (j > n)
+		j = n;
+	return span(i, j);
 }
 
 static int metered(lua_State *L)
@@ -105,6 +124,15 @@ static int metered(lua_State *L)
 	}
 	case M_NARGS:
 		c += (uint64_t)lua_gettop(L);
+		break;
+	case M_BYTES:
+		/* One per returned value too: each becomes a stack slot, and
+		 * {s:byte(1, -1)} turns them into table slots that no creation
+		 * charge sees. */
+		if (lua_type(L, 1) == LUA_TSTRING) {
+			size_t len = lua_rawlen(L, 1);
+			c += len / DS__VM_BYTES_PER_INSTR + byte_span(L, len);
+		}
 		break;
 	}
 	ds__vm_charge(L, c);
@@ -276,7 +304,11 @@ static int sb_load(lua_State *L)
 	if (n > 0 && s[0] == LUA_SIGNATURE[0])
 		ds__vm_fatal(L, DS_VM_FORBIDDEN, "binary chunks are not allowed");
 	ds__vm_charge(L, n / DS__VM_BYTES_PER_INSTR);
-	char cname[DS_VM_NAME_MAX + 2];
+	/* Lua makes the chunk name a string through its C-string cache, which
+	 * the collector clears: a long name could be created (and charged) or
+	 * found in the cache depending on collection timing. Names of at most
+	 * 39 bytes after the '=' are short strings, which are never charged. */
+	char cname[DS__VM_SHORTSTR_LEN + 1]; /* "=" and up to 39 bytes */
 	snprintf(cname, sizeof(cname), "=%s", name);
 	int has_env = !lua_isnone(L, 4);
 	int st = luaL_loadbufferx(L, s, n, cname, "t");
@@ -689,13 +721,16 @@ static void open_api(lua_State *L, const struct ds_vm_host *h)
 	lua_setglobal(L, "null");
 
 	lua_createtable(L, 0, 4);
-	lua_pushstring(L, h->caller_account);
+	/* lua_pushlstring, not lua_pushstring: the latter goes through Lua's
+	 * C-string cache, whose hits depend on collection timing (a long
+	 * string found there is not created, so not charged). */
+	lua_pushlstring(L, h->caller_account, strlen(h->caller_account));
 	lua_setfield(L, -2, "account");
-	lua_pushstring(L, h->caller_org);
+	lua_pushlstring(L, h->caller_org, strlen(h->caller_org));
 	lua_setfield(L, -2, "org");
 	lua_createtable(L, (int)h->caller_nroles, 0);
 	for (size_t i = 0; i < h->caller_nroles; i++) {
-		lua_pushstring(L, h->caller_roles[i]);
+		lua_pushlstring(L, h->caller_roles[i], strlen(h->caller_roles[i]));
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	lua_setfield(L, -2, "roles");
@@ -947,9 +982,10 @@ void ds__vm_open(lua_State *L)
 	remove_names(L, s, str_off);
 	wrap(L, s, "format", sb_format);
 	wrap(L, s, "rep", sb_rep);
-	static const char *const str_metered[] = {"byte", "lower", "upper", "reverse", "sub", NULL};
+	static const char *const str_metered[] = {"lower", "upper", "reverse", "sub", NULL};
 	for (size_t i = 0; str_metered[i]; i++)
 		meter(L, s, str_metered[i], M_STR1);
+	meter(L, s, "byte", M_BYTES);
 	meter(L, s, "char", M_NARGS);
 	ds__vm_open_patterns(L, s);
 	lua_pop(L, 1);
@@ -970,7 +1006,7 @@ void ds__vm_open(lua_State *L)
 	int u = lua_gettop(L);
 	meter(L, u, "len", M_STR1);
 	meter(L, u, "offset", M_STR1);
-	meter(L, u, "codepoint", M_STR1);
+	meter(L, u, "codepoint", M_BYTES);
 	meter(L, u, "char", M_NARGS);
 	lua_pop(L, 1);
 

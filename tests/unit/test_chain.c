@@ -382,6 +382,23 @@ static void test_next_and_check_header(void **state)
 	assert_int_equal(q3.exec_height, 3);
 	assert_int_equal(qa.exec_height, 2);
 	assert_memory_equal(q3.history_root, qa.history_root, DS_HASH_LEN);
+	/* A caller whose view of the tip lags (K still listed as pending, as a
+	 * node sees it while its committer writes K): K is skipped, the same
+	 * history root comes out, and the header checks. */
+	struct ds_header q4;
+	assert_int_equal(ds_chain_next_header(f->c, &q4, &kh, khash,
+					      (const uint8_t(*)[DS_HASH_LEN])khash, 1), 0);
+	assert_memory_equal(q4.history_root, qa.history_root, DS_HASH_LEN);
+	assert_int_equal(q4.exec_height, 3);
+	q4.time_ms = kh.time_ms + 1;
+	assert_int_equal(ds_chain_check_header(f->c, &q4, &kh, khash,
+					       (const uint8_t(*)[DS_HASH_LEN])khash, 1, &why), 0);
+	/* A stale list naming another block at K's height is refused. */
+	uint8_t other[DS_HASH_LEN];
+	memcpy(other, khash, DS_HASH_LEN);
+	other[0] ^= 1;
+	assert_int_equal(ds_chain_check_header(f->c, &q4, &kh, other,
+					       (const uint8_t(*)[DS_HASH_LEN])other, 1, &why), DS_EINVAL);
 	fx_free(f);
 }
 
