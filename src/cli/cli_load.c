@@ -32,6 +32,7 @@
 
 #include "codec/codec.h"
 #include "crypto/crypto.h"
+#include "keyfile/keyfile.h"
 #include "ledger/ledger.h"
 
 #define CMD "load"
@@ -53,16 +54,22 @@ const char ds__load_help[];
 const char ds__load_help[] =
 	"usage: danshari load --nodes DIR/nodes.json --tps N --seconds S\n"
 	"                     [--keys K] [--timeout-s T] [--conns C] [--expiry-margin M]\n"
-	"                     [--value-bytes B]\n"
+	"                     [--value-bytes B] [--key FILE ...]\n"
 	"\n"
-	"Signs N*S kv.put transactions with K fresh in-memory keys (default 8), then\n"
+	"Signs N*S kv.put transactions, then\n"
 	"submits them to the nodes listed in nodes.json at N per second for S seconds\n"
 	"over C keep-alive connections per node (default 16), watches the new blocks\n"
 	"for their ids and waits at most T seconds (default 5) after the window for\n"
 	"the rest. The expiry height is the current height plus M (default 1000,\n"
 	"capped by the chain's max_tx_lifetime when genesis.json sits next to\n"
 	"nodes.json). Progress goes to stderr when it is a terminal; the result is\n"
-	"one JSON line on stdout:\n"
+	"one JSON line on stdout.\n"
+	"Signers: the --key files if given; otherwise the node keys next to\n"
+	"nodes.json (DIR/<id>/node.key: accounts of the genesis organisations, so\n"
+	"the kv writes pass the chain's permission check); otherwise K fresh keys\n"
+	"(default 8), whose writes commit but fail with a permission receipt on a\n"
+	"chain that only lets member accounts write.\n"
+	"Fields:\n"
 	"  submitted  requests sent       accepted  answered 202\n"
 	"  rejected   answered 4xx/5xx    failed    no answer (connection lost)\n"
 	"  unsent     not sent in the window (the nodes could not keep up)\n"
@@ -993,6 +1000,55 @@ static void progress(const struct run *R, uint64_t now, double secs, bool final)
 	fflush(stderr);
 }
 
+/* Chooses the signing keys: --key files, else the node keys beside
+ * nodes.json, else fresh keys. Writes at most *nkeys keys and sets *nkeys to
+ * the number used. Returns 0, or 1 after a one-line error. */
+static int load_signers(uint8_t (*pk)[DS_PK_LEN], uint8_t (*sk)[DS_SK_LEN], uint64_t *nkeys,
+			const char **signers, const struct ds_cli_opt *keyopt, const char *nodes_path,
+			const struct node *nodes, size_t nnodes)
+{
+	char err[256];
+	struct ds_key key;
+	if (keyopt->nvals > 0) {
+		if (keyopt->nvals > *nkeys && keyopt->nvals > KEYS_MAX)
+			return ds_cli_fail(CMD, "too many --key files (at most %u)", KEYS_MAX);
+		for (size_t k = 0; k < keyopt->nvals; k++) {
+			if (ds_keyfile_load(&key, keyopt->vals[k], err, sizeof(err)) != 0)
+				return ds_cli_fail(CMD, "%s: %s", keyopt->vals[k], err);
+			memcpy(pk[k], key.pk, DS_PK_LEN);
+			memcpy(sk[k], key.sk, DS_SK_LEN);
+			ds_keyfile_wipe(&key);
+		}
+		*nkeys = keyopt->nvals;
+		*signers = "key files";
+		return 0;
+	}
+	const char *slash = strrchr(nodes_path, '/');
+	int dlen = slash ? (int)(slash - nodes_path) : 1;
+	const char *dir = slash ? nodes_path : ".";
+	size_t used = 0;
+	for (size_t i = 0; i < nnodes && used < *nkeys; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%.*s/%s/node.key", dlen, dir, nodes[i].id);
+		if (ds_keyfile_load(&key, path, err, sizeof(err)) != 0)
+			break;
+		memcpy(pk[used], key.pk, DS_PK_LEN);
+		memcpy(sk[used], key.sk, DS_SK_LEN);
+		ds_keyfile_wipe(&key);
+		used++;
+	}
+	if (used == nnodes && used > 0) {
+		*nkeys = used;
+		*signers = "node keys";
+		return 0;
+	}
+	for (uint64_t k = 0; k < *nkeys; k++)
+		if (ds_ed25519_keypair(pk[k], sk[k]) != 0)
+			return ds_cli_fail(CMD, "cannot generate keys");
+	*signers = "fresh";
+	return 0;
+}
+
 int ds_cli_load(int argc, char **argv)
 {
 	if (ds_cli_wants_help(argc, argv)) {
@@ -1002,7 +1058,7 @@ int ds_cli_load(int argc, char **argv)
 	struct ds_cli_opt o[] = {
 		DS_CLI_OPT("nodes"),  DS_CLI_OPT("tps"),           DS_CLI_OPT("seconds"),
 		DS_CLI_OPT("keys"),   DS_CLI_OPT("timeout-s"),     DS_CLI_OPT("conns"),
-		DS_CLI_OPT("expiry-margin"), DS_CLI_OPT("value-bytes"),
+		DS_CLI_OPT("expiry-margin"), DS_CLI_OPT("value-bytes"), DS_CLI_MULTI("key"),
 	};
 	int rc = ds_cli_parse_opts(CMD, argc, argv, o, DS_ARRAY_LEN(o));
 	if (rc)
@@ -1073,11 +1129,9 @@ int ds_cli_load(int argc, char **argv)
 
 	/* Pre-sign. */
 	uint32_t total = (uint32_t)(tps * secs);
-	for (uint64_t k = 0; k < nkeys; k++)
-		if (ds_ed25519_keypair(pk[k], sk[k]) != 0) {
-			ds_cli_fail(CMD, "cannot generate keys");
-			goto fail;
-		}
+	const char *signers = "fresh";
+	if (load_signers(pk, sk, &nkeys, &signers, &o[8], o[0].val, R->nodes, R->nnodes) != 0)
+		goto fail;
 	char run_id[17];
 	uint8_t rid[8];
 	ds_random(rid, sizeof(rid));
@@ -1242,14 +1296,14 @@ int ds_cli_load(int argc, char **argv)
 	struct ds_buf out;
 	ds_buf_init(&out);
 	ds_buf_printf(&out,
-		      "{\"target_tps\":%llu,\"seconds\":%llu,\"nodes\":%zu,\"keys\":%llu,\"conns_per_node\":%llu,"
+		      "{\"target_tps\":%llu,\"seconds\":%llu,\"nodes\":%zu,\"keys\":%llu,\"signers\":\"%s\",\"conns_per_node\":%llu,"
 		      "\"signed\":%u,\"sign_ms\":%.1f,\"submitted\":%llu,\"accepted\":%llu,\"rejected\":%llu,"
 		      "\"failed\":%llu,\"unsent\":%llu,\"committed\":%llu,\"committed_tps\":%.1f,"
 		      "\"latency_p50_ms\":%.2f,\"latency_p99_ms\":%.2f,\"latency_max_ms\":%.2f,"
 		      "\"height_start\":%llu,\"height_end\":%llu,\"blocks\":%llu,\"expiry_height\":%llu,"
 		      "\"elapsed_s\":%.2f,\"interrupted\":%s,\"rejected_by\":{",
 		      (unsigned long long)tps, (unsigned long long)secs, R->nnodes, (unsigned long long)nkeys,
-		      (unsigned long long)conns, total, sign_ms, (unsigned long long)R->sent,
+		      signers, (unsigned long long)conns, total, sign_ms, (unsigned long long)R->sent,
 		      (unsigned long long)R->accepted, (unsigned long long)R->rejected,
 		      (unsigned long long)(R->failed + lost), (unsigned long long)unsent,
 		      (unsigned long long)R->committed, (double)R->committed / span_s, p50, p99, lat_max,
