@@ -244,6 +244,14 @@ static void set_error(char *dst, const char *src)
 	}
 }
 
+void ds_exec_call_abort(struct ds_exec_call *call, int err)
+{
+	struct xctx *x = call->exec;
+	DS_ASSERT(err < 0);
+	if (!x->host_err)
+		x->host_err = err;
+}
+
 static void c_fail(struct ds_exec_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void c_fail(struct ds_exec_call *c, const char *fmt, ...)
 {

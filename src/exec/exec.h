@@ -85,6 +85,14 @@ struct ds_exec_module {
 #define DS_EXEC_BLOCK_BYTES_MAX (512u << 20) /* key+value bytes a block may write */
 #define DS_EXEC_KV_KEY_MAX 256           /* bytes of a kv module key */
 
+/* A module calls this (then returns the error) when a call failed for a
+ * reason local to this node — out of memory, a library that would not
+ * initialise — rather than because of the transaction: such an outcome is
+ * not deterministic, so it must not become a receipt. The whole block's
+ * execution then fails with err (ds_exec_block returns it) and nothing is
+ * applied; the node stops or retries rather than diverging. */
+void ds_exec_call_abort(struct ds_exec_call *call, int err);
+
 /* A write produced by a block (val NULL: delete). Keys sorted, unique. */
 struct ds_exec_write {
 	uint8_t *key;

@@ -119,8 +119,15 @@ static int contract_call(struct ds_exec_call *call)
 	lim.instructions_max = (uint64_t)ins_max;
 	rc = ds_vm_call(&res, &lim, &host, (const char *)src.p, src.len, name, method, call->tx->args,
 			call->tx->args_len);
-	if (rc) {
+	if (rc == DS_EINVAL) {
+		/* Bad method name: a property of the transaction, so a receipt. */
 		call->fail(call, "contract %s: %s", name, ds_strerror(rc));
+		goto fail;
+	}
+	if (rc) {
+		/* Out of memory past the node-protection ceiling, a host or
+		 * crypto failure: local to this node, never a receipt (vm.h). */
+		ds_exec_call_abort(call, rc);
 		goto fail;
 	}
 	call->gas_used += res.instructions;
