@@ -3,6 +3,7 @@
 #include "vm/vm_internal.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -324,6 +325,22 @@ static void set_error_from_value(struct ds_vm_result *res, lua_State *L)
 	set_error(res, tmp, strlen(tmp));
 }
 
+/* Per-thread encoding area (see ds_vm_call), freed at thread exit. */
+static _Thread_local uint8_t *tl_scratch;
+static _Thread_local size_t tl_scratch_cap;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p)
+{
+	free(p);
+}
+
+static void scratch_key_init(void)
+{
+	DS_ASSERT(pthread_key_create(&scratch_key, scratch_free) == 0);
+}
+
 int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	       const struct ds_vm_host *host, const char *src, size_t src_len,
 	       const char *chunkname, const char *method, const uint8_t *args,
@@ -360,15 +377,16 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 	}
 	/* The encoding area is kept per thread: allocating and freeing 64 KiB
 	 * on every call costs malloc a consolidation pass each time. */
-	static _Thread_local uint8_t *tl_scratch;
-	static _Thread_local size_t tl_scratch_cap;
 	size_t need = lim->value_bytes_max ? lim->value_bytes_max : 1;
 	if (tl_scratch_cap < need) {
+		pthread_once(&scratch_once, scratch_key_init);
 		uint8_t *p = realloc(tl_scratch, need);
 		if (!p)
 			return DS_ENOMEM;
 		tl_scratch = p;
 		tl_scratch_cap = need;
+		/* The key's destructor frees the buffer when the thread exits. */
+		pthread_setspecific(scratch_key, p);
 	}
 	sb.scratch = tl_scratch;
 	L = lua_newstate(sb_alloc, &sb);
