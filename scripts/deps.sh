@@ -21,6 +21,7 @@ test_cmds=(
   "promtool:prometheus"
   "chromium:chromium"
   "curl:curl"
+  "jq:jq"
 )
 
 missing=()
