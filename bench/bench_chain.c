@@ -110,19 +110,9 @@ struct sw {
 static int state_fn(struct ds_wtxn *tx, void *arg)
 {
 	struct sw *w = arg;
-	const struct ds_smt_changeset *cs = w->cs;
-	int rc;
-	for (size_t i = 0; i < cs->n_nodes; i++)
-		if ((rc = ds_store_put(tx, DS__T_NODES, cs->nodes[i].key, cs->nodes[i].key_len,
-				       ds_smt_changeset_val(cs, i), cs->nodes[i].val_len, 0)))
-			return rc;
-	for (size_t i = 0; i < cs->n_stale; i++) {
-		uint8_t k[8 + DS_SMT_NODE_KEY_MAX];
-		ds_put_u64be(k, cs->version);
-		memcpy(k + 8, cs->stale[i].key, cs->stale[i].key_len);
-		if ((rc = ds_store_put(tx, DS__T_STALE, k, 8 + cs->stale[i].key_len, "", 0, 0)))
-			return rc;
-	}
+	int rc = ds__chain_put_changeset(tx, w->cs); /* the commit's own code */
+	if (rc)
+		return rc;
 	for (size_t i = 0; i < (w->full ? w->n : 0); i++) {
 		uint8_t vh[DS_HASH_LEN];
 		ds_sha256(vh, w->ops[i].value, w->ops[i].value_len);

@@ -797,11 +797,13 @@ int ds_store_put(struct ds_wtxn *tx, unsigned table, const void *key, size_t key
 		return tx->err;
 	struct ds_store *s = tx->view.s;
 	if (!table_ok(s, table) || !key_ok(key, key_len) || val_len > DS_STORE_VAL_MAX ||
-	    (val_len && !val) || (flags & ~(unsigned)DS_STORE_NOOVERWRITE))
+	    (val_len && !val) || (flags & ~(unsigned)(DS_STORE_NOOVERWRITE | DS_STORE_APPEND)))
 		return DS_EINVAL;
 	MDB_val k = {key_len, (void *)key};
 	MDB_val v = {val_len, (void *)val};
 	unsigned mf = (flags & DS_STORE_NOOVERWRITE) ? MDB_NOOVERWRITE : 0;
+	if (flags & DS_STORE_APPEND)
+		mf |= MDB_APPEND;
 	int rc = mdb_put(tx->view.txn, s->dbi[table], &k, &v, mf);
 	if (rc != 0)
 		return txn_error(&tx->view, rc, "put");

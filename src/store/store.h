@@ -111,10 +111,15 @@ struct ds_rtxn *ds_store_wview(struct ds_wtxn *tx);
 
 enum {
 	DS_STORE_NOOVERWRITE = 1u << 0, /* fail with DS_EEXIST if key exists */
+	/* The key sorts after every key in the table (bulk loads of keys that
+	 * start with a new version): LMDB appends without searching or
+	 * shifting, and fills pages completely. A key that does not sort last
+	 * fails with DS_EEXIST, nothing written, the txn stays usable. */
+	DS_STORE_APPEND = 1u << 1,
 };
 
 /* Stores key -> val in table (ids: index into opts.tables). key and val are
- * copied. flags: 0 or DS_STORE_NOOVERWRITE.
+ * copied. flags: 0, DS_STORE_NOOVERWRITE or DS_STORE_APPEND.
  * Returns 0, DS_EINVAL (bad table id, key length not 1..DS_STORE_KEY_MAX,
  * value over DS_STORE_VAL_MAX, unknown flag), DS_EEXIST (NOOVERWRITE and the
  * key exists; the txn stays usable), or a transaction error (DS_EFULL,

@@ -188,6 +188,21 @@ static int mix_fn(struct ds_wtxn *tx, void *arg)
 	assert_int_equal(ds_store_put(tx, T_A, "k1", 2, "v1b", 3, 0), 0); /* overwrite */
 	assert_int_equal(ds_store_put(tx, T_A, "k1", 2, "zz", 2, DS_STORE_NOOVERWRITE), DS_EEXIST);
 	assert_int_equal(ds_store_put(tx, T_B, "k1", 2, "other", 5, DS_STORE_NOOVERWRITE), 0);
+	/* Append: only a key that sorts last; a refusal leaves the txn usable. */
+	assert_int_equal(ds_store_put(tx, T_B, "k2", 2, "app", 3, DS_STORE_APPEND), 0);
+	assert_int_equal(ds_store_put(tx, T_B, "k0", 2, "no", 2, DS_STORE_APPEND), DS_EEXIST);
+	assert_int_equal(ds_store_put(tx, T_B, "k2", 2, "no", 2, DS_STORE_APPEND), DS_EEXIST);
+	assert_int_equal(ds_store_put(tx, T_B, "k0", 2, "yes", 3, 0), 0);
+	{
+		const uint8_t *av;
+		size_t an;
+		struct ds_rtxn *ar = ds_store_wview(tx);
+		assert_int_equal(ds_store_get(ar, T_B, "k2", 2, &av, &an), 0);
+		assert_int_equal(an, 3);
+		assert_memory_equal(av, "app", 3);
+		assert_int_equal(ds_store_get(ar, T_B, "k0", 2, &av, &an), 0);
+		assert_memory_equal(av, "yes", 3);
+	}
 	assert_int_equal(ds_store_put(tx, T_A, "empty", 5, NULL, 0, 0), 0);
 	assert_int_equal(ds_store_del(tx, T_A, "nope", 4), DS_ENOTFOUND);
 	assert_int_equal(ds_store_put(tx, T_A, "gone", 4, "x", 1, 0), 0);
