@@ -1,7 +1,7 @@
 /* vm benchmark: key-value contract calls per second on one core (fresh
  * sandbox per call, as on a node), the cost of instruction metering, and
  * the time per charged instruction of crypto.ed25519_verify next to that of
- * interpreted code (the basis of its charge, docs/parts/contracts.md).
+ * interpreted code (the basis of its charge, docs/CONTRACTS.md).
  * Figures are medians of 5 runs. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -54,6 +54,8 @@ if [ "$mode" = all ]; then
     [ -f "$s" ] || continue
     run_suite "$(basename "$(dirname "$s")")/$(basename "$s" .sh)" 1500 bash "$s"
   done
+  # Docs stay true: links resolve, every command they show exists.
+  run_suite "docs/check_docs" 120 bash scripts/check_docs.sh
 fi
 
 [ ${#failed_suites[@]} -gt 0 ] && echo "failed suites: ${failed_suites[*]}"

@@ -2,7 +2,7 @@
 // Nothing the node says is believed: every hash is recomputed from the raw
 // encodings (header_hex, qc.hex, tx_hex, proof_hex), and the only trusted
 // input is the validator set the user supplies. Byte layouts are those of
-// docs/parts/ledger.md and docs/parts/merkle.md. Works in browsers and in
+// docs/PROTOCOL.md and docs/PROTOCOL.md. Works in browsers and in
 // Node 20 (globalThis.crypto.subtle); no dependencies, no build step.
 
 const enc = new TextEncoder();
@@ -337,7 +337,7 @@ export async function txId(body) {
 	return sha256(TAG_TXID, body);
 }
 
-// Canonical value (docs/parts/ledger.md §2) to JSON-like JS: ints as BigInt
+// Canonical value (docs/PROTOCOL.md §2) to JSON-like JS: ints as BigInt
 // are turned into numbers when safe, bytes as {$bytes: hex}.
 export function decodeValue(bytes) {
 	const r = new Reader(bytes, 'value');
@@ -431,7 +431,7 @@ export async function verifyInclusion(root, size, index, leafHash, path) {
 	return sn === 0n && equal(r, root);
 }
 
-// ---- Sparse Merkle tree proofs (docs/parts/merkle.md §2.6) ------------------
+// ---- Sparse Merkle tree proofs (docs/PROTOCOL.md §2.6) ------------------
 
 let emptyHash = null;
 export async function smtEmpty() {

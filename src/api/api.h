@@ -13,7 +13,7 @@
  *     more than another max_body_bytes);
  *   - unknown paths 404, wrong methods 405 (with Allow), all as JSON errors
  *     {"error":{"code":"STABLE_CODE","message":"human text"}}; the code list
- *     is below and in docs/parts/api.md.
+ *     is below and in docs/API.md.
  *
  * Threads. libmicrohttpd runs one internal polling thread (epoll where
  * available; `threads` > 1 gives a pool, see ds_api_config). Handlers run

@@ -187,12 +187,11 @@ int ds__chain_put_changeset(struct ds_wtxn *tx, const struct ds_smt_changeset *c
 	rc = put_appending(tx, DS__T_NODES, ks, cs->n_nodes, cs, true);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < cs->n_stale; i++) {
+	for (size_t i = 0; i < cs->n_stale && !rc; i++) {
 		ds_store_key_u64(sk[i], cs->version);
 		memcpy(sk[i] + 8, cs->stale[i].key, cs->stale[i].key_len);
-		ks[i] = (struct skey){sk[i], 8 + cs->stale[i].key_len, i};
+		rc = ds_store_put(tx, DS__T_STALE, sk[i], 8 + cs->stale[i].key_len, "", 0, 0);
 	}
-	rc = put_appending(tx, DS__T_STALE, ks, cs->n_stale, cs, false);
 out:
 	free(ks);
 	free(sk);

@@ -8,7 +8,7 @@
 #include "merkle/merkle.h"
 #include "store/store.h"
 
-/* Tables of the chain store (docs/parts/chain.md). Order = table id. */
+/* Tables of the chain store (docs/PROTOCOL.md). Order = table id. */
 enum {
 	DS__T_META,     /* "genesis", "genesis_hash", "tip", "frontier", "prune_floor" */
 	DS__T_BLOCKS,   /* u64be height -> bytes(block) || bytes(qc) (qc empty at 0) */

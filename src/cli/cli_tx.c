@@ -1,6 +1,6 @@
 /* danshari tx build|sign|inspect — offline transactions.
  * Files: an unsigned tx is the body encoding; a signed tx is body || sig
- * (docs/parts/ledger.md). Either may be raw binary or, with --hex, lowercase
+ * (docs/PROTOCOL.md). Either may be raw binary or, with --hex, lowercase
  * hex plus a newline; readers accept both (a binary tx starts with the
  * version byte 0x01, which is never a hex digit). */
 #include "cli/cli.h"

@@ -11,7 +11,7 @@
  * ds_cons_* call that needs them and must not call back into the core.
  *
  * Wire formats, signed bytes and the rules are in docs/PROTOCOL.md
- * ("Consensus"), written from docs/parts/consensus.md. */
+ * ("Consensus"), written from docs/PROTOCOL.md. */
 #ifndef DS_CONSENSUS_H
 #define DS_CONSENSUS_H
 

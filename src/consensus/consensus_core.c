@@ -1,5 +1,5 @@
 /* consensus state machine: safety rules, pacemaker, block tree, sync.
- * Follows the DiemBFT v4 / Jolteon rules; docs/parts/consensus.md is the
+ * Follows the DiemBFT v4 / Jolteon rules; docs/PROTOCOL.md is the
  * prose version of every rule here. */
 #include "consensus/consensus.h"
 

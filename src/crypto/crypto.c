@@ -1,4 +1,4 @@
-/* Backends, chosen by measurement (bench/bench_crypto.c, docs/parts/crypto.md):
+/* Backends, chosen by measurement (bench/bench_crypto.c, docs/PROTOCOL.md):
  *  - SHA-256: OpenSSL's low-level SHA256_* functions. They reach the same
  *    SHA-NI / AVX2 assembly as EVP (about 4.7x libsodium's portable C on 1 MiB)
  *    without EVP's provider dispatch (about 1.6x a fetched EVP_MD with a reused

@@ -3,7 +3,7 @@
  * authorizer, the Lua contract runner, genesis state, and a small in-memory
  * executor used by unit tests and `danshari contract test`.
  *
- * State (docs/parts/governance.md has every record field by field). All
+ * State (docs/PROTOCOL.md has every record field by field). All
  * records are canonical values (codec.h); keys are full state keys:
  *   sys/orgs                   array of org ids (sorted)
  *   sys/org/<id>               {id, name, roles, height}

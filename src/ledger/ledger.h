@@ -10,7 +10,7 @@
  * exactly tag || encoding (= tag || u8 version || str chain_id || ...).
  * Decoded structs borrow variable-length fields (args, tx bytes)
  * from the input buffer: keep the buffer alive while the struct is used.
- * Byte layouts: docs/parts/ledger.md (merged into docs/PROTOCOL.md). */
+ * Byte layouts: docs/PROTOCOL.md (merged into docs/PROTOCOL.md). */
 #ifndef DS_LEDGER_H
 #define DS_LEDGER_H
 

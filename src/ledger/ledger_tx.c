@@ -1,4 +1,4 @@
-/* Transactions: encoding, id, signature (ledger.h, docs/parts/ledger.md). */
+/* Transactions: encoding, id, signature (ledger.h, docs/PROTOCOL.md). */
 #include "ledger/ledger.h"
 
 #include <string.h>

@@ -11,7 +11,7 @@
  *     root alone.
  *
  * Byte layouts, hash inputs and verification algorithms: docs/PROTOCOL.md
- * ("Merkle log", "State tree"); docs/parts/merkle.md is its source.
+ * ("Merkle log", "State tree"); docs/PROTOCOL.md is its source.
  *
  * Pure module: no I/O, no clock, no randomness. The log functions never
  * allocate. The SMT update allocates only the changeset it returns (owned by

@@ -9,7 +9,7 @@
  *  2. The peer network (ds_net): a full TCP mesh between validators. Each link
  *     starts with an X25519 handshake authenticated by the nodes' Ed25519
  *     identity keys, then carries ChaCha20-Poly1305 frames with per-direction
- *     counters. Wire format: docs/parts/net.md.
+ *     counters. Wire format: docs/PROTOCOL.md.
  *
  * Threads: every function runs on the loop thread (the one inside
  * ds_loop_run, or the one that owns the loop while it is not running) unless

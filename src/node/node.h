@@ -2,7 +2,7 @@
  * that wires consensus, the peer network, the mempool, the chain and the
  * HTTP API together. Only this module knows every other one.
  *
- * Files of a node home (docs/parts/node.md):
+ * Files of a node home (docs/PROTOCOL.md):
  *   HOME/config.json   node configuration (ds_node_config_load)
  *   HOME/node.key      Ed25519 identity key (keyfile module, mode 0600)
  *   HOME/data/         the chain's LMDB environment
@@ -53,7 +53,7 @@ struct ds_node_genesis {
 	uint32_t norgs;
 	struct ds_node_org orgs[DS_NODE_ORGS_MAX];
 	/* Governance extras (organisations' display_name and roles,
-	 * validators' org, the "governance" member; docs/parts/node.md) as
+	 * validators' org, the "governance" member; docs/PROTOCOL.md) as
 	 * compact JSON in the shape of a sparse genesis document, NUL
 	 * terminated; "" when the file has none. Written by the parser and by
 	 * ds_node_genesis_default_gov, read by ds_node_genesis_state and the
@@ -62,7 +62,7 @@ struct ds_node_genesis {
 };
 
 /* Parses genesis JSON text strictly: every member known and of its type,
- * no duplicate keys, ranges checked (see docs/parts/node.md). err (cap
+ * no duplicate keys, ranges checked (see docs/PROTOCOL.md). err (cap
  * err_cap) gets a one-line reason naming the member. Returns 0 or
  * DS_EINVAL / DS_ERANGE / DS_ETOOBIG. */
 int ds_node_genesis_parse(struct ds_node_genesis *out, const char *text, size_t len, char *err,

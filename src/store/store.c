@@ -1,5 +1,5 @@
 /* store — LMDB behind a small API. See store.h for the contract and
- * docs/parts/store.md for durability, growth and disk-full behaviour. */
+ * docs/OPERATIONS.md for durability, growth and disk-full behaviour. */
 #include "store/store.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* store — a small, generic key-value layer over LMDB: one environment per
  * node, a fixed list of named tables, ordered byte-string keys.
- * lmdb.h is included only by files in src/store/. See docs/parts/store.md for
+ * lmdb.h is included only by files in src/store/. See docs/OPERATIONS.md for
  * the durability model, map growth, disk-full behaviour and backups.
  *
  * Threads: any number of read transactions, from any threads, run beside one

@@ -12,7 +12,7 @@
  * diagnostic memory_peak_bytes): stock Lua seeds its string hash from the
  * clock and addresses, so heap sizes and collection points differ between
  * processes. Memory is metered logically, by the objects a call creates at
- * points fixed by the program (docs/parts/contracts.md, "Logical memory");
+ * points fixed by the program (docs/CONTRACTS.md, "Logical memory");
  * the live heap has a hard ceiling only as node protection, and passing it
  * yields DS_ENOMEM, never a receipt.
  *
@@ -41,7 +41,7 @@
 
 /* The count hook fires every DS_VM_HOOK_STEP VM instructions; a call's
  * instruction figure counts VM instructions in whole steps (plus charges,
- * see docs/parts/contracts.md). Changing it changes receipts: protocol. */
+ * see docs/CONTRACTS.md). Changing it changes receipts: protocol. */
 #define DS_VM_HOOK_STEP 1000
 #define DS_VM_ERROR_MAX 255       /* bytes of result.error (plus NUL) */
 #define DS_VM_SRC_MAX (256u << 10) /* bytes of contract source */
@@ -53,7 +53,7 @@
 struct ds_vm_limits {
 	uint64_t instructions_max; /* default 10,000,000 */
 	/* Logical memory: total bytes of objects created during the call
-	 * (never refunded; see docs/parts/contracts.md); default 16 MiB. The
+	 * (never refunded; see docs/CONTRACTS.md); default 16 MiB. The
 	 * live heap is also held under a hard ceiling derived from this and
 	 * instructions_max, as node protection (ds_vm_call: DS_ENOMEM). */
 	size_t memory_bytes_max;

@@ -34,7 +34,7 @@
  * DS__VM_HARD_MEM_FACTOR x memory_bytes_max + DS__VM_HARD_BYTES_PER_INSTR
  * x instructions_max. The second term covers what the budget lets a
  * contract hold without a creation charge (table slots, short strings,
- * stacks); see docs/parts/contracts.md "Memory". */
+ * stacks); see docs/CONTRACTS.md "Memory". */
 #define DS__VM_HARD_MEM_FACTOR 4
 #define DS__VM_HARD_BYTES_PER_INSTR 128
 /* Fixed charges (instructions) for host calls and coroutines; bytes moved
@@ -49,7 +49,7 @@
  * hashed, taken before any work. Set near time parity with interpreted code
  * (about 4 ns per metered instruction, 55 us per verification, 2 ns per
  * byte of SHA-512 and under 1 ns per byte of SHA-256 on the reference
- * machine), rounded up; see docs/parts/contracts.md. Protocol constants. */
+ * machine), rounded up; see docs/CONTRACTS.md. Protocol constants. */
 #define DS__VM_CHARGE_ED25519 15000
 #define DS__VM_ED25519_BYTE_DIV 2 /* the message goes through SHA-512 */
 #define DS__VM_CHARGE_SHA256 50

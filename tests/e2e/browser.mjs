@@ -130,7 +130,7 @@ async function shot(file) {
 	fs.writeFileSync(path.join(SHOTS, file), Buffer.from(r.data, 'base64'));
 }
 
-// ---- a signed transaction, encoded here (docs/parts/ledger.md §3) -----------------------
+// ---- a signed transaction, encoded here (docs/PROTOCOL.md §3) -----------------------
 function uvar(v) {
 	let x = BigInt(v);
 	const out = [];

@@ -81,7 +81,7 @@ int main(void)
 	hex("tx_id1", ids[1], 32, 0);
 	hex("tx_id2", ids[2], 32, 0);
 
-	/* State version 4: alice, bob, carol (as in docs/parts/merkle.md). */
+	/* State version 4: alice, bob, carol (as in docs/PROTOCOL.md). */
 	if (check(ds_smt_mem_new(&mem), "smt mem"))
 		return 1;
 	struct ds_smt_store st = ds_smt_mem_store(mem);

@@ -1,6 +1,6 @@
 // A small stand-in for a danshari node, for the explorer's browser test when
 // no devnet can run: serves web/ and the /v1 JSON + SSE shapes of
-// docs/parts/explorer.md, with a chain it makes itself (4 validators, a
+// docs/EXPLORER.md, with a chain it makes itself (4 validators, a
 // block every BLOCK_MS, real Ed25519 QCs, RFC 6962 tx roots and a sparse
 // Merkle state tree), so the verify page checks real proofs.
 //   node tests/e2e/mock_server.mjs [--port N] [--web DIR]   (prints "listening PORT")

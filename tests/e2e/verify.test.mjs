@@ -1,6 +1,6 @@
 // Unit tests of web/verify.js against vectors made by the C code
 // (tests/e2e/vectors.mjs, from gen_vectors.c) and the worked examples in
-// docs/parts/ledger.md and docs/parts/merkle.md.  Run: node --test tests/e2e/
+// docs/PROTOCOL.md and docs/PROTOCOL.md.  Run: node --test tests/e2e/
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import V from './vectors.mjs';

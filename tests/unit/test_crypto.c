@@ -179,7 +179,7 @@ static void test_wycheproof_ed25519(void **state)
 
 /* CCTV edge cases carry no expected result; the verifier's policy decides.
  * danshari's rule is libsodium 1.0.18's crypto_sign_verify_detached, found by
- * running these 914 vectors and stated per class (docs/parts/crypto.md):
+ * running these 914 vectors and stated per class (docs/PROTOCOL.md):
  *  - low_order_A: A is one of the 8 small-order points (under any encoding)
  *    -> rejected;
  *  - low_order_R: R is a small-order point -> rejected;

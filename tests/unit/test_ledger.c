@@ -1,5 +1,5 @@
 /* ledger + canonical values: round trips, strictness, signatures, QCs,
- * mutation properties and the worked examples of docs/parts/ledger.md. */
+ * mutation properties and the worked examples of docs/PROTOCOL.md. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -899,7 +899,7 @@ static void test_valset_receipt(void **state)
 	mutate_many(rt_receipt, renc, n, &rs, 3000);
 }
 
-/* ---- worked examples of docs/parts/ledger.md ----------------------------- */
+/* ---- worked examples of docs/PROTOCOL.md ----------------------------- */
 /* The same strings appear in the document; change both together. */
 #define DOC_SENDER "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
 #define DOC_TX_BODY \

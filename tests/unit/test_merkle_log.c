@@ -551,7 +551,7 @@ static void test_errors_and_bounds(void **state)
 	assert_int_equal(elen, DS_MERKLE_FRONTIER_ENC_MAX);
 }
 
-/* The worked example of docs/parts/merkle.md: leaves "a", "b", "c". */
+/* The worked example of docs/PROTOCOL.md: leaves "a", "b", "c". */
 static void test_doc_example(void **state)
 {
 	(void)state;

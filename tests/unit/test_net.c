@@ -283,7 +283,7 @@ static void test_key_schedule_fixed(void **state)
 	struct ds__hs_keys k;
 	assert_int_equal(ds__hs_derive(&k, "danshari-test", ask, apk, bpk), 0);
 	char hex[65];
-	/* Pinned worked example (docs/parts/net.md), cross-checked with an
+	/* Pinned worked example (docs/PROTOCOL.md), cross-checked with an
 	 * independent Python implementation (pyca/cryptography + hashlib). */
 	const struct {
 		const char *name;

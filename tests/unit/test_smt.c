@@ -9,7 +9,7 @@
 #include "crypto/crypto.h"
 #include "merkle/merkle.h"
 
-/* Worked example of docs/parts/merkle.md ("alice"->"1", "bob"->"2",
+/* Worked example of docs/PROTOCOL.md ("alice"->"1", "bob"->"2",
  * "carol"->"3" at version 1): root and two encoded proofs. */
 #define EXAMPLE_ROOT "80df3c6f87bf878f82fc404412849b53be0e4ef7377791ed55805ac68d358f93"
 #define EXAMPLE_PROOF_BOB                                                                    \
@@ -791,7 +791,7 @@ static void test_proof_codec(void **state)
 	assert_int_equal(ds_smt_verify(root, (const uint8_t *)"k", 1, NULL, 0, &p), DS_EPROOF);
 }
 
-/* The worked example of docs/parts/merkle.md, recomputed. */
+/* The worked example of docs/PROTOCOL.md, recomputed. */
 static void test_doc_example(void **state)
 {
 	(void)state;

@@ -910,7 +910,7 @@ static void test_crypto_verify(void **state)
 	expect_fail(crypto_src, "caught", DS_VM_OK, "");
 }
 
-/* The documented charges, exactly (docs/parts/contracts.md): a second,
+/* The documented charges, exactly (docs/CONTRACTS.md): a second,
  * identical call adds its charge and nothing else (no allocation, and the
  * few VM instructions stay within the first, uncounted, hook step). */
 static void test_crypto_charges(void **state)
