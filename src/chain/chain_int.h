@@ -62,7 +62,7 @@ int ds__chain_check_links(const struct ds_header *h, const struct ds_header *par
  * name a later height (a descendant committed by the same QC). */
 bool ds__chain_qc_names(const struct ds_qc *qc, uint64_t height, const uint8_t hash[DS_HASH_LEN]);
 /* Writes a state-tree changeset (nodes and the stale index) inside a store
- * write, as a commit does: sorted, appended (chain.c). */
+ * write, exactly as a commit does (the benchmark measures this code). */
 int ds__chain_put_changeset(struct ds_wtxn *tx, const struct ds_smt_changeset *cs) DS_MUST_USE;
 
 #endif
