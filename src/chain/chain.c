@@ -139,7 +139,7 @@ struct genesis_w {
  * could be appended (DS_STORE_APPEND, sorted): measured on 1M keys in
  * batches of 10,000 that made proofs ~15% faster (denser pages) but durable
  * updates ~10% slower with ~1.5x the kernel time per commit, so plain puts
- * stay (docs/parts/chain.md 9.2). */
+ * stay. */
 int ds__chain_put_changeset(struct ds_wtxn *tx, const struct ds_smt_changeset *cs)
 {
 	for (size_t i = 0; i < cs->n_nodes; i++) {
