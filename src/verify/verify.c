@@ -110,6 +110,18 @@ int ds_verify_header(struct ds_verified_header *out, const struct ds_verify_trus
 	if (t->chain_id[0] && strcmp(t->chain_id, h.chain_id) != 0)
 		return fail(why, why_cap, DS_ECHAIN, "header is for chain '%s', trusted chain is '%s'",
 			    h.chain_id, t->chain_id);
+	/* The header names its validator set: it must be the trusted one (the
+	 * QC check below would refuse other keys anyway; this says why). */
+	if (h.epoch != t->vs.epoch)
+		return fail(why, why_cap, DS_EPROOF, "header is from epoch %" PRIu64 ", trusted validator set is epoch %" PRIu64,
+			    h.epoch, t->vs.epoch);
+	uint8_t vs_hash[DS_HASH_LEN];
+	rc = ds_valset_hash(vs_hash, &t->vs);
+	if (rc)
+		return fail(why, why_cap, rc, "trusted validator set cannot be hashed: %s", ds_strerror(rc));
+	if (memcmp(vs_hash, h.valset_hash, DS_HASH_LEN) != 0)
+		return fail(why, why_cap, DS_EPROOF,
+			    "header's validator-set hash differs from the trusted validator set");
 	uint8_t hash[DS_HASH_LEN];
 	rc = ds_header_hash(hash, &h);
 	if (rc)

@@ -54,7 +54,10 @@ static void make_header(struct ds_header *h, uint64_t height, const uint8_t pare
 	rand_bytes(h->state_root, DS_HASH_LEN);
 	rand_bytes(h->results_root, DS_HASH_LEN);
 	rand_bytes(h->history_root, DS_HASH_LEN);
-	rand_bytes(h->valset_hash, DS_HASH_LEN);
+	/* Headers name the validator set that certifies them. */
+	struct ds_verify_trust t;
+	trust(&t);
+	assert_int_equal(ds_valset_hash(h->valset_hash, &t.vs), 0);
 }
 
 static size_t enc_header(uint8_t *out, const struct ds_header *h)
@@ -136,6 +139,19 @@ static void test_header_refusals(void **state)
 	struct ds_verified_header vh;
 	char why[256];
 
+	/* A header naming another validator set is refused before its QC. */
+	{
+		struct ds_header h2 = h;
+		h2.valset_hash[0] ^= 1;
+		uint8_t he2[DS_HEADER_MAX], hash2[DS_HASH_LEN], qc2[DS_QC_MAX];
+		size_t hn2 = enc_header(he2, &h2);
+		assert_int_equal(ds_header_hash(hash2, &h2), 0);
+		size_t qn2 = make_qc(qc2, sizeof(qc2), 0, 9, hash2, 0x7, CHAIN);
+		assert_int_equal(ds_verify_header(&vh, &t, he2, hn2, qc2, qn2, NULL, 0, why, sizeof(why)),
+				 DS_EPROOF);
+		assert_non_null(strstr(why, "validator-set hash"));
+	}
+
 	/* Two of four signatures: short of the quorum of three. */
 	size_t qn = make_qc(qc, sizeof(qc), 0, 9, hash, 0x3, CHAIN);
 	assert_int_equal(ds_verify_header(&vh, &t, he, hn, qc, qn, NULL, 0, why, sizeof(why)), DS_EPROOF);
@@ -145,8 +161,21 @@ static void test_header_refusals(void **state)
 	struct ds_verify_trust other = t;
 	other.vs.v[2].pk[5] ^= 1; /* validator 2 is someone else */
 	qn = make_qc(qc, sizeof(qc), 0, 9, hash, 0x7, CHAIN);
-	assert_int_equal(ds_verify_header(&vh, &other, he, hn, qc, qn, NULL, 0, why, sizeof(why)), DS_ESIG);
-	assert_non_null(strstr(why, "validator 2"));
+	/* The header names the real set, which this client does not trust. */
+	assert_int_equal(ds_verify_header(&vh, &other, he, hn, qc, qn, NULL, 0, why, sizeof(why)), DS_EPROOF);
+	assert_non_null(strstr(why, "validator-set hash"));
+	/* A header naming the client's set still needs that set's signatures. */
+	{
+		struct ds_header ho = h;
+		assert_int_equal(ds_valset_hash(ho.valset_hash, &other.vs), 0);
+		uint8_t heo[DS_HEADER_MAX], hasho[DS_HASH_LEN], qco[DS_QC_MAX];
+		size_t hno = enc_header(heo, &ho);
+		assert_int_equal(ds_header_hash(hasho, &ho), 0);
+		size_t qno = make_qc(qco, sizeof(qco), 0, 9, hasho, 0x7, CHAIN);
+		assert_int_equal(ds_verify_header(&vh, &other, heo, hno, qco, qno, NULL, 0, why, sizeof(why)),
+				 DS_ESIG);
+		assert_non_null(strstr(why, "validator 2"));
+	}
 
 	/* Wrong epoch, wrong chain, signatures for another chain. */
 	qn = make_qc(qc, sizeof(qc), 1, 9, hash, 0x7, CHAIN);
