@@ -118,6 +118,6 @@ fuzz-run: fuzz
 	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-clang build-seeds
 
 -include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d
