@@ -52,7 +52,7 @@ pick_base_port() {
 # --- 1. the signature bound ---------------------------------------------------
 verify2=""
 if [ -x "$BUILD/bench/bench_crypto" ]; then
-	verify2=$("$BUILD/bench/bench_crypto" 2>/dev/null | grep '^ed25519_verify_2threads_ds:' | grep -o '[0-9.]*' | head -1)
+	verify2=$("$BUILD/bench/bench_crypto" 2>/dev/null | awk '/^ed25519_verify_2threads_ds:/ {print $2; exit}')
 fi
 if [ -n "$verify2" ]; then
 	bound=$(awk -v v="$verify2" 'BEGIN {printf "%.0f", v / 4}')
