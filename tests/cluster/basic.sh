@@ -4,31 +4,8 @@
 # committing, restart it and catch up (same block hashes everywhere), SIGTERM
 # all with exit status 0. TAP output. Needs $DANSHARI_BIN and curl.
 set -u
-BIN=${DANSHARI_BIN:-$PWD/build/danshari}
-N=4
-T=$(mktemp -d "${TMPDIR:-/tmp}/ds-cluster-XXXXXX") || exit 1
-declare -a PIDS
-cleanup() {
-	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && wait "$p" 2>/dev/null
-	done
-	if [ "${KEEP:-}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-check() {
-	local what=$1; shift
-	if "$@"; then ok "$what"; else nok "$what"; fi
-}
-ds() { timeout -k 2 20 "$BIN" "$@"; }
+TAG=cluster
+. "$(dirname "$0")/../lib/cluster.sh"
 
 if [ ! -x "$BIN" ] || ! command -v curl >/dev/null; then
 	echo "1..1"
