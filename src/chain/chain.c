@@ -41,13 +41,19 @@ static int load_tip(struct ds_rtxn *rt, struct tipv *t)
 	return 0;
 }
 
-static int load_header(struct ds_rtxn *rt, uint64_t h, struct ds_header *out)
+/* A value keyed by a big-endian u64 (height or epoch). */
+static int get_at(struct ds_rtxn *rt, unsigned table, uint64_t at, const uint8_t **v, size_t *vl)
 {
 	uint8_t k[8];
-	ds_store_key_u64(k, h);
+	ds_store_key_u64(k, at);
+	return ds_store_get(rt, table, k, 8, v, vl);
+}
+
+static int load_header(struct ds_rtxn *rt, uint64_t h, struct ds_header *out)
+{
 	const uint8_t *v;
 	size_t vl;
-	int rc = ds_store_get(rt, DS__T_HEADERS, k, 8, &v, &vl);
+	int rc = get_at(rt, DS__T_HEADERS, h, &v, &vl);
 	if (rc)
 		return rc;
 	if (ds_header_decode(out, v, vl) != 0 || out->height != h)
@@ -57,11 +63,9 @@ static int load_header(struct ds_rtxn *rt, uint64_t h, struct ds_header *out)
 
 static int load_roots(struct ds_rtxn *rt, uint64_t h, uint8_t sr[DS_HASH_LEN], uint8_t rr[DS_HASH_LEN])
 {
-	uint8_t k[8];
-	ds_store_key_u64(k, h);
 	const uint8_t *v;
 	size_t vl;
-	int rc = ds_store_get(rt, DS__T_ROOTS, k, 8, &v, &vl);
+	int rc = get_at(rt, DS__T_ROOTS, h, &v, &vl);
 	if (rc)
 		return rc;
 	if (vl != 2 * DS_HASH_LEN)
@@ -83,11 +87,9 @@ static int load_frontier(struct ds_rtxn *rt, struct ds_merkle_frontier *f)
 
 static int load_valset(struct ds_rtxn *rt, uint64_t epoch, struct ds_valset *vs)
 {
-	uint8_t k[8];
-	ds_store_key_u64(k, epoch);
 	const uint8_t *v;
 	size_t vl;
-	int rc = ds_store_get(rt, DS__T_VALSETS, k, 8, &v, &vl);
+	int rc = get_at(rt, DS__T_VALSETS, epoch, &v, &vl);
 	if (rc)
 		return rc;
 	if (ds_valset_decode(vs, v, vl) != 0 || vs->epoch != epoch)
