@@ -1,11 +1,23 @@
 /* vm benchmark: key-value contract calls per second on one core (fresh
- * sandbox per call, as on a node), the cost of instruction metering, and
- * the time per charged instruction of crypto.ed25519_verify next to that of
- * interpreted code (the basis of its charge, docs/CONTRACTS.md).
- * Figures are medians of 5 runs. */
+ * sandbox per call, as on a node), the cost of instruction metering (the
+ * same calls with the count hook off, ds_vm_host.no_meter: benchmarks
+ * only), and the time per charged instruction of crypto.ed25519_verify
+ * next to that of interpreted code (the basis of its charge,
+ * docs/CONTRACTS.md).
+ *
+ * Figures are medians of REPS runs; within a run metered and unmetered calls
+ * alternate in slices, so that drift on a shared machine hits both, and the
+ * overhead is the median over runs of (time metered / time unmetered) - 1.
+ * Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID), not wall time,
+ * so that other processes count less; the load average is printed too.
+ *
+ * bench_vm --only CASE [RUNS]: runs one case RUNS times and prints its
+ * rate, for a profiler (perf record, valgrind --tool=callgrind). CASE is
+ * kv, loop or arith, with "-nometer" for the hook off. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec/codec.h"
 #include "crypto/crypto.h"
@@ -81,6 +93,15 @@ static const char loop_src[] =
 	"  return s\n"
 	"end}\n";
 
+/* CPU-bound, arithmetic only: no table, no string, no creation, no host
+ * call, so its time is the interpreter's and the hook's alone. */
+static const char arith_src[] =
+	"return {run = function(n)\n"
+	"  local s, x = 0, 1\n"
+	"  for i = 1, n do x = (x * 31 + i) % 1000003; s = s + x // 7 end\n"
+	"  return s\n"
+	"end}\n";
+
 static const char verify_src[] =
 	"return {run = function(a)\n"
 	"  local n = 0\n"
@@ -88,13 +109,29 @@ static const char verify_src[] =
 	"  return n\n"
 	"end}\n";
 
+#define REPS 9
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return x < y ? -1 : x > y;
 }
 
-/* Returns calls per second for `iters` calls. */
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns calls per CPU second for `iters` calls; *instr: the last call's
+ * instruction figure (without the hook: its charges only). */
 static double run(const char *src, size_t len, const char *method, const uint8_t *args,
 		  size_t args_len, bool meter, int iters, uint64_t *instr)
 {
@@ -113,7 +150,7 @@ static double run(const char *src, size_t len, const char *method, const uint8_t
 	h.block_height = 1;
 	h.block_time_ms = 1;
 	h.no_meter = !meter;
-	uint64_t t0 = ds_mono_ns();
+	uint64_t t0 = cpu_ns();
 	for (int i = 0; i < iters; i++) {
 		struct ds_vm_result r;
 		if (ds_vm_call(&r, &l, &h, src, len, "bench", method, args, args_len) != 0 ||
@@ -125,16 +162,76 @@ static double run(const char *src, size_t len, const char *method, const uint8_t
 		*instr = r.instructions;
 		ds_vm_result_free(&r);
 	}
-	return iters / ((double)(ds_mono_ns() - t0) / 1e9);
+	return iters / ((double)(cpu_ns() - t0) / 1e9);
 }
 
-static double median5(double *v)
+struct bcase {
+	const char *name;
+	const char *src;
+	size_t len;
+	const char *method;
+	const uint8_t *args;
+	size_t args_len;
+	int iters; /* calls per run */
+};
+
+/* REPS runs of `iters` metered and `iters` unmetered calls. Within a run
+ * the two alternate in CHUNKS slices, so that a change of machine speed
+ * (a shared machine: other processes, steal time) hits both alike; the
+ * overhead is the median of the runs' time ratios. */
+#define CHUNKS 10
+struct pair {
+	double metered, unmetered; /* calls/s, medians */
+	double overhead, ov_min, ov_max; /* time metered / unmetered - 1 */
+	uint64_t instr;            /* metered instruction figure of one call */
+	uint64_t charges;          /* the same call's figure without the hook */
+};
+
+static struct pair measure(const struct bcase *c)
 {
-	qsort(v, 5, sizeof(*v), cmp_double);
-	return v[2];
+	double m[REPS], u[REPS], ov[REPS];
+	struct pair p = {0};
+	int n = c->iters / CHUNKS;
+	for (int rep = 0; rep < REPS; rep++) {
+		double tm = 0, tu = 0; /* seconds */
+		for (int k = 0; k < CHUNKS; k++) {
+			tm += n / run(c->src, c->len, c->method, c->args, c->args_len, true, n,
+				      &p.instr);
+			tu += n / run(c->src, c->len, c->method, c->args, c->args_len, false, n,
+				      &p.charges);
+		}
+		m[rep] = n * CHUNKS / tm;
+		u[rep] = n * CHUNKS / tu;
+		ov[rep] = tm / tu - 1.0;
+	}
+	p.metered = median(m, REPS);
+	p.unmetered = median(u, REPS);
+	p.overhead = median(ov, REPS); /* sorts ov */
+	p.ov_min = ov[0];
+	p.ov_max = ov[REPS - 1];
+	return p;
 }
 
-int main(void)
+static void print_pair(const char *name, const struct pair *p)
+{
+	printf("vm_%s_calls_per_sec: %.0f calls/s\n", name, p->metered);
+	printf("vm_%s_calls_per_sec_unmetered: %.0f calls/s\n", name, p->unmetered);
+	printf("vm_%s_call_us: %.2f us (unmetered %.2f us)\n", name, 1e6 / p->metered,
+	       1e6 / p->unmetered);
+	printf("vm_%s_call_instructions: %llu instructions (%llu of them charges)\n", name,
+	       (unsigned long long)p->instr, (unsigned long long)p->charges);
+	printf("vm_metering_overhead_%s: %.1f %% (runs %.1f .. %.1f)\n", name,
+	       p->overhead * 100.0, p->ov_min * 100.0, p->ov_max * 100.0);
+}
+
+static void print_load(const char *when)
+{
+	double la[3];
+	if (getloadavg(la, 3) == 3)
+		printf("vm_loadavg_%s: %.2f %.2f %.2f\n", when, la[0], la[1], la[2]);
+}
+
+int main(int argc, char **argv)
 {
 	uint8_t args[64];
 	struct ds_enc e;
@@ -147,37 +244,68 @@ int main(void)
 	size_t an;
 	if (ds_enc_finish(&e, &an) != 0)
 		return 1;
-
-	uint64_t instr = 0, kv_instr = 0;
-	double kv[5], kv_nometer[5];
-	for (int rep = 0; rep < 5; rep++) {
-		kv[rep] = run(kv_src, sizeof(kv_src) - 1, "set", args, an, true, 20000, &kv_instr);
-		kv_nometer[rep] = run(kv_src, sizeof(kv_src) - 1, "set", args, an, false, 20000, &instr);
-	}
-	double kvm = median5(kv), kvn = median5(kv_nometer);
-	printf("vm_kv_calls_per_sec: %.0f calls/s\n", kvm);
-	printf("vm_kv_call_us: %.2f us\n", 1e6 / kvm);
-	printf("vm_kv_call_instructions: %llu instructions\n", (unsigned long long)kv_instr);
-	printf("vm_kv_calls_per_sec_unmetered: %.0f calls/s\n", kvn);
-
-	uint8_t n_arg[16];
-	ds_enc_init(&e, n_arg, sizeof(n_arg));
+	uint8_t loop_arg[16];
+	ds_enc_init(&e, loop_arg, sizeof(loop_arg));
 	ds_value_enc_int(&e, 300000);
-	size_t nn;
-	if (ds_enc_finish(&e, &nn) != 0)
+	size_t loop_an;
+	if (ds_enc_finish(&e, &loop_an) != 0)
 		return 1;
-	double loop[5], loop_nometer[5];
-	uint64_t unused;
-	for (int rep = 0; rep < 5; rep++) {
-		loop[rep] = run(loop_src, sizeof(loop_src) - 1, "run", n_arg, nn, true, 20, &instr);
-		loop_nometer[rep] =
-			run(loop_src, sizeof(loop_src) - 1, "run", n_arg, nn, false, 20, &unused);
+	uint8_t arith_arg[16];
+	ds_enc_init(&e, arith_arg, sizeof(arith_arg));
+	ds_value_enc_int(&e, 100000);
+	size_t arith_an;
+	if (ds_enc_finish(&e, &arith_an) != 0)
+		return 1;
+
+	const struct bcase cases[] = {
+		{"kv", kv_src, sizeof(kv_src) - 1, "set", args, an, 20000},
+		{"loop", loop_src, sizeof(loop_src) - 1, "run", loop_arg, loop_an, 20},
+		{"arith", arith_src, sizeof(arith_src) - 1, "run", arith_arg, arith_an, 100},
+	};
+	const size_t ncases = sizeof(cases) / sizeof(cases[0]);
+
+	if (argc >= 3 && strcmp(argv[1], "--only") == 0) {
+		int runs = argc >= 4 ? atoi(argv[3]) : 10;
+		for (size_t i = 0; i < ncases; i++) {
+			char nometer[32];
+			snprintf(nometer, sizeof(nometer), "%s-nometer", cases[i].name);
+			bool meter = strcmp(argv[2], cases[i].name) == 0;
+			if (!meter && strcmp(argv[2], nometer) != 0)
+				continue;
+			uint64_t instr = 0;
+			for (int r = 0; r < runs; r++) {
+				double rate = run(cases[i].src, cases[i].len, cases[i].method,
+						  cases[i].args, cases[i].args_len, meter,
+						  cases[i].iters, &instr);
+				printf("vm_%s%s: %.0f calls/s, %llu instructions\n", cases[i].name,
+				       meter ? "" : "_unmetered", rate,
+				       (unsigned long long)instr);
+			}
+			return 0;
+		}
+		fprintf(stderr, "usage: bench_vm [--only kv|loop|arith[-nometer] [RUNS]]\n");
+		return 2;
 	}
-	double lm = median5(loop), ln = median5(loop_nometer);
-	printf("vm_loop_instructions: %llu instructions\n", (unsigned long long)instr);
-	printf("vm_loop_minstr_per_sec: %.1f Minstr/s\n", lm * (double)instr / 1e6);
-	printf("vm_metering_overhead_loop: %.1f %%\n", (ln / lm - 1.0) * 100.0);
-	printf("vm_metering_overhead_kv: %.1f %%\n", (kvn / kvm - 1.0) * 100.0);
+	if (argc != 1) {
+		fprintf(stderr, "usage: bench_vm [--only kv|loop|arith[-nometer] [RUNS]]\n");
+		return 2;
+	}
+
+	print_load("start");
+	struct pair kv = measure(&cases[0]);
+	print_pair("kv", &kv);
+	struct pair loop = measure(&cases[1]);
+	print_pair("loop", &loop);
+	printf("vm_loop_minstr_per_sec: %.1f Minstr/s\n", loop.metered * (double)loop.instr / 1e6);
+	struct pair ar = measure(&cases[2]);
+	print_pair("arith", &ar);
+	/* Where the overhead comes from: the hook's cost per VM instruction
+	 * (the arithmetic loop's charges are negligible next to its steps). */
+	double ar_vm = (double)(ar.instr - ar.charges);
+	double ns_m = 1e9 / (ar.metered * ar_vm);
+	printf("vm_arith_ns_per_instr: %.2f ns (unmetered %.2f ns)\n", ns_m,
+	       ns_m / (1.0 + ar.overhead));
+	printf("vm_hook_ns_per_instr: %.2f ns\n", ns_m - ns_m / (1.0 + ar.overhead));
 
 	/* 50 verifications of a 100-byte message per call. */
 	uint8_t seed[DS_SEED_LEN] = {7}, pk[DS_PK_LEN], sk[DS_SK_LEN], sig[DS_SIG_LEN], msg[100];
@@ -194,13 +322,15 @@ int main(void)
 	size_t vn;
 	if (ds_enc_finish(&e, &vn) != 0)
 		return 1;
-	double ver[5];
+	double ver[REPS];
 	uint64_t vinstr = 0;
-	for (int rep = 0; rep < 5; rep++)
-		ver[rep] = run(verify_src, sizeof(verify_src) - 1, "run", vargs, vn, true, 10, &vinstr);
-	double vm = median5(ver);
+	for (int rep = 0; rep < REPS; rep++)
+		ver[rep] = run(verify_src, sizeof(verify_src) - 1, "run", vargs, vn, true, 10,
+			       &vinstr);
+	double vm = median(ver, REPS);
 	printf("vm_ed25519_verify_us: %.1f us\n", 1e6 / vm / 50.0);
 	printf("vm_ed25519_ns_per_charged_instr: %.2f ns\n", 1e9 / (vm * (double)vinstr));
-	printf("vm_loop_ns_per_instr: %.2f ns\n", 1e9 / (lm * (double)instr));
+	printf("vm_loop_ns_per_instr: %.2f ns\n", 1e9 / (loop.metered * (double)loop.instr));
+	print_load("end");
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "chain/chain_int.h"
 #include "codec/codec.h"
+#include "exec/exec_sys.h"
 
 #define PENDING_MAX 4096 /* uncommitted ancestors a proposal may name */
 
@@ -94,6 +95,56 @@ static int load_valset(struct ds_rtxn *rt, uint64_t epoch, struct ds_valset *vs)
 		return rc;
 	if (ds_valset_decode(vs, v, vl) != 0 || vs->epoch != epoch)
 		return DS_ECORRUPT;
+	return 0;
+}
+
+/* The pending validator change in the latest executed state. */
+static int load_change(struct ds_rtxn *rt, struct ds_chain_change *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	const uint8_t *v;
+	size_t vl;
+	int rc = ds_store_get(rt, DS__T_LATEST, DS_EXEC_SYS_VALSET_NEXT_KEY,
+			      sizeof(DS_EXEC_SYS_VALSET_NEXT_KEY) - 1, &v, &vl);
+	if (rc)
+		return rc == DS_ENOTFOUND ? 0 : rc;
+	return ds__chain_change_parse(ch, v, vl);
+}
+
+/* The epoch rule for a ledger child of `parent` (the tip, or a pending
+ * descendant of it): the set the child must carry (*starts: it starts a new
+ * epoch). ch gets the change the decision was made on. */
+static int child_set(struct ds_rtxn *rt, const struct tipv *tip, const struct ds_header *parent,
+		     struct ds_chain_change *ch, struct ds_valset *out, bool *starts, const char **why)
+{
+	/* A change created by a block we have not executed could end the
+	 * parent's epoch: undecidable until then. */
+	if (parent->exec_height > tip->height) {
+		*why = "parent's exec height not executed here yet";
+		return DS_EAGAIN;
+	}
+	int rc = load_change(rt, ch);
+	if (rc)
+		return rc;
+	if (ds_chain_past_change(ch, parent)) {
+		ds__chain_child_set(out, starts, ch, parent, NULL);
+		return 0;
+	}
+	struct ds_valset ps;
+	rc = load_valset(rt, parent->epoch, &ps);
+	/* A pending parent may be the first block of an epoch: its set is
+	 * stored when that block commits, until then it is the change's. */
+	if (rc == DS_ENOTFOUND && ch->pending && ch->epoch == parent->epoch) {
+		ps = ch->valset;
+		rc = 0;
+	}
+	if (rc == DS_ENOTFOUND) {
+		*why = "no validator set for the parent's epoch";
+		return parent->height <= tip->height ? DS_ECORRUPT : DS_EINVAL;
+	}
+	if (rc)
+		return rc;
+	ds__chain_child_set(out, starts, ch, parent, &ps);
 	return 0;
 }
 
@@ -405,6 +456,56 @@ int ds_chain_valset(struct ds_chain *c, uint64_t epoch, struct ds_valset *out)
 	return rc;
 }
 
+int ds_chain_change(struct ds_chain *c, struct ds_chain_change *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct ds_rtxn *rt;
+	int rc = ds_store_read_begin(&rt, c->st);
+	if (rc)
+		return rc;
+	rc = load_change(rt, out);
+	ds_store_read_end(rt);
+	return rc;
+}
+
+int ds_chain_epoch_root(struct ds_chain *c, uint64_t epoch, uint64_t *root_height)
+{
+	*root_height = 0;
+	if (epoch == 0)
+		return 0;
+	struct ds_rtxn *rt;
+	int rc = ds_store_read_begin(&rt, c->st);
+	if (rc)
+		return rc;
+	const uint8_t *v;
+	size_t vl;
+	rc = get_at(rt, DS__T_EPOCHROOTS, epoch, &v, &vl);
+	if (!rc)
+		rc = ds_store_key_u64_get(root_height, v, vl) ? DS_ECORRUPT : 0;
+	ds_store_read_end(rt);
+	return rc;
+}
+
+int ds_chain_suffix(struct ds_chain *c, uint64_t height, struct ds_buf *out)
+{
+	struct ds_rtxn *rt;
+	int rc = ds_store_read_begin(&rt, c->st);
+	if (rc)
+		return rc;
+	const uint8_t *v;
+	size_t vl;
+	rc = get_at(rt, DS__T_SUFFIX, height, &v, &vl);
+	if (rc == DS_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc) {
+		ds_buf_append(out, v, vl);
+		if (out->err)
+			rc = DS_ENOMEM;
+	}
+	ds_store_read_end(rt);
+	return rc;
+}
+
 /* ---- next header / check header ---------------------------------------- */
 
 /* History root for a child of `parent`: the stored frontier (blocks
@@ -469,6 +570,8 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 	struct tipv tip;
 	const char *why = NULL;
 	struct ds_valset vs;
+	struct ds_chain_change ch;
+	bool starts;
 	rc = load_tip(rt, &tip);
 	if (rc)
 		goto out;
@@ -483,7 +586,7 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 	rc = load_roots(rt, tip.height, out->state_root, out->results_root);
 	if (rc)
 		goto out;
-	rc = load_valset(rt, parent->epoch, &vs);
+	rc = child_set(rt, &tip, parent, &ch, &vs, &starts, &why);
 	if (rc)
 		goto out;
 	rc = ds_valset_hash(out->valset_hash, &vs);
@@ -492,7 +595,7 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 	out->version = 1;
 	memcpy(out->chain_id, c->chain_id, sizeof(out->chain_id));
 	out->height = parent->height + 1;
-	out->epoch = parent->epoch;
+	out->epoch = vs.epoch;
 	memcpy(out->parent_hash, parent_hash, DS_HASH_LEN);
 	out->exec_height = tip.height;
 	ds_merkle_empty_root(out->tx_root);
@@ -539,15 +642,16 @@ int ds_chain_check_header(struct ds_chain *c, const struct ds_header *h,
 		return rc;
 	struct tipv tip;
 	struct ds_valset vs;
+	struct ds_chain_change ch;
+	bool starts;
 	uint8_t hist[DS_HASH_LEN];
 	rc = load_tip(rt, &tip);
 	if (!rc)
 		rc = history_for(rt, &tip, parent, parent_hash, pending, npending, hist, why);
-	if (!rc) {
-		rc = load_valset(rt, h->epoch, &vs);
-		if (rc == DS_ENOTFOUND)
-			*why = "no validator set for the header's epoch";
-	}
+	if (!rc)
+		rc = child_set(rt, &tip, parent, &ch, &vs, &starts, why);
+	if (!rc)
+		rc = ds__chain_check_epoch(h, &vs, starts, why);
 	if (!rc)
 		rc = ds__chain_check_links(h, parent, parent_hash, c->chain_id, &vs, hist, why);
 	if (!rc)
@@ -601,6 +705,12 @@ struct commit_w {
 	uint64_t exec_height;
 	uint64_t retain;
 	uint64_t txs_total;
+	const uint8_t *suffix; /* borrowed; written when suffix_len > 0 */
+	size_t suffix_len;
+	bool starts; /* first block of epoch vs_epoch: store its set and root */
+	uint64_t vs_epoch;
+	uint8_t vs_enc[DS_VALSET_MAX];
+	size_t vs_len;
 };
 
 static int prune(struct ds_wtxn *tx, uint64_t keep_from)
@@ -701,6 +811,19 @@ static int commit_fn(struct ds_wtxn *tx, void *arg)
 	rc = ds_store_put(tx, DS__T_EXECREF, xk, 8, k8, 8, DS_STORE_NOOVERWRITE);
 	if (rc && rc != DS_EEXIST)
 		return rc;
+	if (w->suffix_len &&
+	    (rc = ds_store_put(tx, DS__T_SUFFIX, k8, 8, w->suffix, w->suffix_len, 0)))
+		return rc;
+	if (w->starts) {
+		uint8_t ek[8], root[8];
+		ds_store_key_u64(ek, w->vs_epoch);
+		ds_put_u64be(root, w->h - 1);
+		rc = ds_store_put(tx, DS__T_VALSETS, ek, 8, w->vs_enc, w->vs_len, DS_STORE_NOOVERWRITE);
+		if (!rc)
+			rc = ds_store_put(tx, DS__T_EPOCHROOTS, ek, 8, root, 8, DS_STORE_NOOVERWRITE);
+		if (rc)
+			return rc == DS_EEXIST ? DS_ECORRUPT : rc;
+	}
 	for (unsigned l = 0; l < w->nhist; l++) {
 		uint8_t hk[9];
 		hk[0] = (uint8_t)l;
@@ -742,7 +865,21 @@ static void history_levels(struct commit_w *w, const struct ds_merkle_frontier *
 int ds_chain_commit(struct ds_chain *c, const uint8_t *block, size_t block_len,
 		    const struct ds_qc *qc, const bool *preverified)
 {
-	if (!block || block_len > DS_BLOCK_MAX || !qc)
+	return ds_chain_commit_end(c, block, block_len, qc, preverified, NULL, 0);
+}
+
+static void refused(uint64_t h, const char *why, int rc)
+{
+	DS_LOGW("chain", "block refused", " height=%llu why=\"%s\"", (unsigned long long)h,
+		why ? why : ds_strerror(rc));
+}
+
+int ds_chain_commit_end(struct ds_chain *c, const uint8_t *block, size_t block_len,
+			const struct ds_qc *qc, const bool *preverified, const uint8_t *suffix,
+			size_t suffix_len)
+{
+	if (!block || block_len > DS_BLOCK_MAX || !qc || (suffix_len && !suffix) ||
+	    suffix_len > (size_t)DS_CHAIN_SUFFIX_MAX * (DS_HEADER_MAX + 2))
 		return DS_EINVAL;
 	struct ds_block b;
 	int rc = ds_block_decode(&b, block, block_len);
@@ -791,37 +928,57 @@ int ds_chain_commit(struct ds_chain *c, const uint8_t *block, size_t block_len,
 	}
 	uint8_t hist_root[DS_HASH_LEN];
 	ds_merkle_frontier_root(hist_root, &f);
+	/* The epoch rule on the state after the tip (= after h-1). */
 	struct ds_valset vs;
-	rc = load_valset(rt, b.header.epoch, &vs);
-	if (rc) {
-		rc = rc == DS_ENOTFOUND ? DS_EINVAL : rc;
-		goto fail;
-	}
-	const char *why;
-	rc = ds__chain_check_links(&b.header, &parent, w->old_tip.hash, c->chain_id, &vs, hist_root, &why);
+	struct ds_chain_change ch;
+	const char *why = NULL;
+	rc = child_set(rt, &w->old_tip, &parent, &ch, &vs, &w->starts, &why);
+	if (!rc)
+		rc = ds__chain_check_epoch(&b.header, &vs, w->starts, &why);
+	if (!rc)
+		rc = ds__chain_check_links(&b.header, &parent, w->old_tip.hash, c->chain_id, &vs, hist_root, &why);
 	if (!rc)
 		rc = check_exec(rt, &w->old_tip, &b.header, &why);
 	if (rc) {
-		DS_LOGW("chain", "block refused", " height=%llu why=\"%s\"",
-			(unsigned long long)w->h, why ? why : ds_strerror(rc));
+		refused(w->h, why, rc);
 		goto fail;
 	}
-	/* The QC: valid for its epoch's set and finalising this block. */
-	struct ds_valset qvs;
-	rc = qc->vote.epoch == vs.epoch ? (qvs = vs, 0) : load_valset(rt, qc->vote.epoch, &qvs);
-	if (rc) {
-		rc = rc == DS_ENOTFOUND ? DS_EINVAL : rc;
+	/* The QC: of the block's epoch, valid for its set, finalising this
+	 * block (the first block of an epoch is certified by the new set). */
+	if (qc->vote.epoch != b.header.epoch) {
+		rc = DS_EINVAL;
+		refused(w->h, "QC is not of the block's epoch", rc);
 		goto fail;
 	}
 	if (!ds__chain_qc_names(qc, w->h, w->hash)) {
 		rc = DS_EINVAL;
-		DS_LOGW("chain", "block refused", " height=%llu why=\"QC does not commit it\"",
-			(unsigned long long)w->h);
+		refused(w->h, "QC does not commit it", rc);
 		goto fail;
 	}
-	rc = ds_qc_verify(qc, &qvs, c->chain_id);
+	rc = ds_qc_verify(qc, &vs, c->chain_id);
 	if (rc)
 		goto fail;
+	/* An epoch end committed by a QC on a suffix block needs the suffix
+	 * as its finality evidence; any other block takes none. The change
+	 * is decidable here: exec_height <= h-1, the state's height. */
+	bool end = ds_chain_past_change(&ch, &b.header);
+	if (suffix_len || (end && qc->vote.commit_height > w->h)) {
+		why = NULL;
+		rc = end ? ds__chain_check_suffix(&b.header, w->hash, qc, suffix, suffix_len, &why) : DS_EINVAL;
+		if (rc) {
+			refused(w->h, why ? why : "a suffix is given for a block that does not end its epoch", rc);
+			goto fail;
+		}
+		w->suffix = suffix;
+		w->suffix_len = suffix_len;
+	}
+	if (w->starts) {
+		DS_ASSERT(vs.epoch == b.header.epoch && b.header.epoch == parent.epoch + 1);
+		w->vs_epoch = vs.epoch;
+		rc = ds_valset_encode(w->vs_enc, sizeof(w->vs_enc), &w->vs_len, &vs);
+		if (rc)
+			goto fail;
+	}
 	size_t qlen;
 	rc = ds_qc_encode(qcbuf, DS_QC_MAX, &qlen, qc);
 	if (rc)
@@ -830,7 +987,7 @@ int ds_chain_commit(struct ds_chain *c, const uint8_t *block, size_t block_len,
 	/* Execute against the committed state (the latest table is the tip's). */
 	struct host_ctx hc = {rt};
 	struct ds_exec_host host = {&hc, host_get, host_seen};
-	struct ds_exec_block_info info = {c->chain_id, w->h, b.header.time_ms, c->params.max_tx_lifetime};
+	struct ds_exec_block_info info = {c->chain_id, w->h, b.header.time_ms, c->params.max_tx_lifetime, b.header.epoch};
 	rc = ds_exec_block(c->exec, &res, &host, &info, &b, preverified);
 	if (rc)
 		goto fail;

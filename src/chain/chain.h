@@ -92,11 +92,40 @@ struct ds_chain_tip {
 };
 int ds_chain_tip(struct ds_chain *c, struct ds_chain_tip *out) DS_MUST_USE;
 
-/* Validator set of an epoch (epoch 0 from genesis). */
+/* Validator set of an epoch: epoch 0 from genesis, epoch E+1 stored when
+ * the first block of E+1 is committed. DS_ENOTFOUND for an epoch not
+ * started (on this node). */
 int ds_chain_valset(struct ds_chain *c, uint64_t epoch, struct ds_valset *out) DS_MUST_USE;
 
+/* ---- Epochs (docs/PROTOCOL.md §10 and §13 "Validator changes and epochs") ----
+ * A validator change waits in the state record sys/valset/next as
+ * {epoch E+1, since, validators}; `since` is the height whose execution
+ * created it. A header H is past the change when the change is for
+ * H.epoch + 1 and since <= H.exec_height. The child of a ledger block p that
+ * is past the change starts epoch p.epoch + 1 with the change's set (p is
+ * the epoch end X); every other child keeps p's epoch and set. Suffix
+ * blocks (consensus only, never stored) let a QC of epoch E commit X. */
+#define DS_CHAIN_SUFFIX_MAX 64 /* suffix headers after an epoch end */
+struct ds_chain_change {
+	bool pending;           /* false: no change waiting (other fields zero) */
+	uint64_t epoch, since;  /* the epoch it starts; height that created it */
+	struct ds_valset valset; /* keys in record order, power 1, .epoch = epoch */
+};
+/* The pending change in the latest executed state (after the tip). */
+int ds_chain_change(struct ds_chain *c, struct ds_chain_change *out) DS_MUST_USE;
+/* True if h is past the change ch (see above). */
+bool ds_chain_past_change(const struct ds_chain_change *ch, const struct ds_header *h);
+/* Height of the epoch end X whose child started `epoch` (epoch 0: 0).
+ * DS_ENOTFOUND for an epoch not started. */
+int ds_chain_epoch_root(struct ds_chain *c, uint64_t epoch, uint64_t *root_height) DS_MUST_USE;
+/* The suffix stored with the block at height (appended to out; nothing and
+ * 0 when the block has none). */
+int ds_chain_suffix(struct ds_chain *c, uint64_t height, struct ds_buf *out) DS_MUST_USE;
+
 /* For a proposer: fills every field of the next header except round, time,
- * proposer, tx_count and tx_root, for a block whose parent is `parent`
+ * proposer, tx_count and tx_root (epoch and valset hash by the epoch rule;
+ * DS_EAGAIN while the parent's exec_height is not executed here), for a
+ * ledger block whose parent is `parent`
  * (hash parent_hash). The parent may be uncommitted: `pending` lists the
  * hashes of the uncommitted blocks from the one after the committed tip up to
  * and including the parent, oldest first (npending may be 0 when the parent
@@ -110,7 +139,7 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 
 /* For a voter: checks a proposed header against its parent and what this node
  * has executed: chain id, version, height = parent+1, parent hash, epoch and
- * valset hash, time > parent time, exec_height in [parent.exec_height,
+ * valset hash by the epoch rule, time > parent time, exec_height in [parent.exec_height,
  * height-1] and executed here with matching state/results roots (DS_EAGAIN if
  * this node has not executed exec_height yet), history root (pending as in
  * next_header). Returns 0 or an error; `why` (optional) gets a static reason. */
@@ -121,15 +150,28 @@ int ds_chain_check_header(struct ds_chain *c, const struct ds_header *h,
 
 /* Commits block `block` (encoded, as ds_block_encode) with the QC that
  * finalises it: checks the links (height = tip+1, parent = tip hash, tx root,
- * history root, exec roots as in check_header, QC valid for the epoch's
- * validator set and naming this block or a descendant — when `qc_final` is
- * false the QC names a descendant and is stored as given), executes every
+ * history root, epoch and valset hash by the epoch rule, exec roots as in
+ * check_header; a QC of the block's epoch, valid for that epoch's set and
+ * naming this block or a descendant, stored as given), executes every
  * transaction, and writes block, tx index, receipts, state, SMT nodes and
- * roots in ONE store transaction. preverified[i] true: tx i's signature was
+ * roots in ONE store transaction; the first block of an epoch also writes
+ * the epoch's set and root. preverified[i] true: tx i's signature was
  * already checked on this node (may be NULL). On any error nothing is
- * written. DS_EFULL: disk full (the node must stop). */
+ * written. DS_EFULL: disk full (the node must stop). Same as
+ * ds_chain_commit_end with no suffix. */
 int ds_chain_commit(struct ds_chain *c, const uint8_t *block, size_t block_len,
 		    const struct ds_qc *qc, const bool *preverified) DS_MUST_USE;
+/* Commit of an epoch end X whose QC names a suffix block S_k (height
+ * X.height + k): suffix (borrowed, copied into the store) is S_1..S_k as
+ * concatenated codec bytes(header encoding), oldest first, 1 <= k <=
+ * DS_CHAIN_SUFFIX_MAX; each S_i has X's chain id, version and epoch, height
+ * X.height + i, parent hash = hash of S_(i-1) (X for S_1) and tx_count 0,
+ * and hash(S_k) is the QC's commit hash. Required exactly then: a suffix for
+ * any other block, or missing when required, is DS_EINVAL. suffix may be
+ * NULL when suffix_len is 0. */
+int ds_chain_commit_end(struct ds_chain *c, const uint8_t *block, size_t block_len,
+			const struct ds_qc *qc, const bool *preverified, const uint8_t *suffix,
+			size_t suffix_len) DS_MUST_USE;
 
 /* True if tx id was committed (replay protection for the mempool). */
 bool ds_chain_tx_seen(struct ds_chain *c, const uint8_t id[DS_HASH_LEN]);

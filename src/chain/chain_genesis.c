@@ -4,10 +4,12 @@
 
 #include "chain/chain_int.h"
 #include "codec/codec.h"
+#include "exec/exec_sys.h"
 
 const char *const ds__chain_tables[DS__T_COUNT] = {
 	"meta",     "blocks",   "headers", "block_hash", "tx_index", "smt_nodes", "smt_stale",
 	"latest",   "values",   "receipts", "roots",    "history",  "valsets",   "exec_ref",
+	"suffix",   "epoch_roots",
 };
 
 static const struct ds_exec_module *g_mods = &ds_exec_kv_module;
@@ -230,4 +232,114 @@ bool ds__chain_qc_names(const struct ds_qc *qc, uint64_t height, const uint8_t h
 	if (qc->vote.commit_height == height)
 		return memcmp(qc->vote.commit_hash, hash, DS_HASH_LEN) == 0;
 	return qc->vote.commit_height > height;
+}
+
+/* ---- epochs ------------------------------------------------------------- */
+
+bool ds_chain_past_change(const struct ds_chain_change *ch, const struct ds_header *h)
+{
+	return ch->pending && h->epoch < UINT64_MAX && ch->epoch == h->epoch + 1 &&
+	       ch->since <= h->exec_height;
+}
+
+int ds__chain_change_parse(struct ds_chain_change *out, const uint8_t *v, size_t vl)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t since;
+	int rc = ds_exec_sys_valset_next(v, vl, &out->valset, &since);
+	if (rc) {
+		memset(out, 0, sizeof(*out));
+		return rc == DS_ENOMEM ? rc : DS_ECORRUPT;
+	}
+	/* The hash is what headers carry: a set that cannot be hashed (empty,
+	 * duplicate keys) could never start an epoch. */
+	uint8_t vh[DS_HASH_LEN];
+	if (ds_valset_hash(vh, &out->valset) != 0) {
+		memset(out, 0, sizeof(*out));
+		return DS_ECORRUPT;
+	}
+	out->pending = true;
+	out->epoch = out->valset.epoch;
+	out->since = since;
+	return 0;
+}
+
+void ds__chain_child_set(struct ds_valset *out, bool *starts, const struct ds_chain_change *ch,
+			 const struct ds_header *parent, const struct ds_valset *parent_set)
+{
+	*starts = ds_chain_past_change(ch, parent);
+	if (*starts) {
+		*out = ch->valset;
+		out->epoch = parent->epoch + 1;
+	} else {
+		*out = *parent_set;
+	}
+}
+
+int ds__chain_check_epoch(const struct ds_header *h, const struct ds_valset *want, bool starts,
+			  const char **why)
+{
+	*why = NULL;
+	if (h->epoch == want->epoch)
+		return 0;
+	if (starts)
+		*why = "the parent ends its epoch: the block must start the next epoch with the pending validator set";
+	else if (h->epoch > want->epoch)
+		*why = "epoch changes before the parent's epoch has ended";
+	else
+		*why = "epoch differs from the parent's";
+	return DS_EINVAL;
+}
+
+int ds__chain_check_suffix(const struct ds_header *x, const uint8_t xhash[DS_HASH_LEN],
+			   const struct ds_qc *qc, const uint8_t *suffix, size_t suffix_len,
+			   const char **why)
+{
+#define BAD(msg)              \
+	do {                  \
+		*why = (msg); \
+		return DS_EINVAL; \
+	} while (0)
+	*why = NULL;
+	if (qc->vote.commit_height <= x->height)
+		BAD("a suffix is given but the QC does not name a later block");
+	if (qc->vote.commit_height - x->height > DS_CHAIN_SUFFIX_MAX)
+		BAD("the QC names a block further than the suffix maximum");
+	uint64_t k = qc->vote.commit_height - x->height;
+	if (suffix_len == 0 || !suffix)
+		BAD("the QC names a suffix block but no suffix is given");
+	struct ds_dec d;
+	ds_dec_init(&d, suffix, suffix_len);
+	uint8_t prev[DS_HASH_LEN];
+	memcpy(prev, xhash, DS_HASH_LEN);
+	uint64_t i = 0;
+	while (ds_dec_left(&d) > 0) {
+		const uint8_t *p;
+		size_t pl;
+		struct ds_header s;
+		if (ds_dec_bytes(&d, &p, &pl, DS_HEADER_MAX) != 0 || ds_header_decode(&s, p, pl) != 0)
+			BAD("suffix header does not decode");
+		if (++i > k)
+			BAD("suffix is longer than the QC's commit height says");
+		if (s.version != x->version || strcmp(s.chain_id, x->chain_id) != 0)
+			BAD("suffix header has another chain id or version");
+		if (s.epoch != x->epoch)
+			BAD("suffix header is not in the epoch end's epoch");
+		if (s.height != x->height + i)
+			BAD("suffix header height is not consecutive");
+		if (memcmp(s.parent_hash, prev, DS_HASH_LEN) != 0)
+			BAD("suffix header does not link to the previous one");
+		if (s.tx_count != 0)
+			BAD("suffix header carries transactions");
+		if (ds_header_hash(prev, &s) != 0)
+			BAD("suffix header does not hash");
+	}
+	if (ds_dec_finish(&d) != 0)
+		BAD("suffix does not decode");
+	if (i != k)
+		BAD("suffix is shorter than the QC's commit height says");
+	if (memcmp(prev, qc->vote.commit_hash, DS_HASH_LEN) != 0)
+		BAD("last suffix header is not the block the QC commits");
+	return 0;
+#undef BAD
 }

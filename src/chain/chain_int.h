@@ -24,6 +24,8 @@ enum {
 	DS__T_HISTORY,  /* u8 level || u64be index -> complete subtree hash of the history tree */
 	DS__T_VALSETS,  /* u64be epoch -> valset encoding */
 	DS__T_EXECREF,  /* u64be exec_height -> u64be first header height carrying it */
+	DS__T_SUFFIX,   /* u64be epoch-end height -> suffix headers (ds_chain_commit_end) */
+	DS__T_EPOCHROOTS, /* u64be epoch (>= 1) -> u64be height of the epoch end before it */
 	DS__T_COUNT
 };
 extern const char *const ds__chain_tables[DS__T_COUNT];
@@ -58,6 +60,24 @@ int ds__chain_check_links(const struct ds_header *h, const struct ds_header *par
 			  const uint8_t parent_hash[DS_HASH_LEN], const char *chain_id,
 			  const struct ds_valset *vs, const uint8_t history_root[DS_HASH_LEN],
 			  const char **why) DS_MUST_USE;
+/* The epoch rule (chain.h "Epochs"). A change record value (the state
+ * value of DS_EXEC_SYS_VALSET_NEXT_KEY) into *out: DS_ECORRUPT when it does
+ * not parse or its set is not a valid ds_valset. */
+int ds__chain_change_parse(struct ds_chain_change *out, const uint8_t *v, size_t vl) DS_MUST_USE;
+/* The set a ledger child of `parent` must carry: the change's set for epoch
+ * parent.epoch + 1 when parent is past ch (*starts true: the parent is the
+ * epoch end), else parent_set, the set of the parent's epoch. */
+void ds__chain_child_set(struct ds_valset *out, bool *starts, const struct ds_chain_change *ch,
+			 const struct ds_header *parent, const struct ds_valset *parent_set);
+/* h.epoch against the rule's set (why: static reason). The valset hash is
+ * ds__chain_check_links' job. */
+int ds__chain_check_epoch(const struct ds_header *h, const struct ds_valset *want, bool starts,
+			  const char **why) DS_MUST_USE;
+/* Suffix of epoch end x (hash xhash) for a QC naming a later height: every
+ * rule of ds_chain_commit_end. why: static reason. */
+int ds__chain_check_suffix(const struct ds_header *x, const uint8_t xhash[DS_HASH_LEN],
+			   const struct ds_qc *qc, const uint8_t *suffix, size_t suffix_len,
+			   const char **why) DS_MUST_USE;
 /* Whether qc finalises block (height, hash): its commit fields name it, or
  * name a later height (a descendant committed by the same QC). */
 bool ds__chain_qc_names(const struct ds_qc *qc, uint64_t height, const uint8_t hash[DS_HASH_LEN]);

@@ -1,10 +1,13 @@
 /* chain_verify — verify-chain: re-checks a node home from genesis.
  *
- * Two threads: a reader thread loads each block, decodes it (tx root),
- * checks its QC and every tx signature; the calling thread checks links and
- * history, re-executes into a fresh in-memory state and compares every
- * stored root, receipt and index entry. Items pass through a bounded ring in
- * height order, so the first bad height reported is the lowest. */
+ * Reader threads load each block, decode it (tx root), check its QC against
+ * the stored validator set of the QC's epoch and every tx signature; the
+ * calling thread derives each block's epoch and set by the epoch rule on the
+ * replayed state (and so vouches for each stored set before a QC that used
+ * it is accepted), checks links, history and epoch-end suffixes,
+ * re-executes into a fresh in-memory state and compares every stored root,
+ * receipt and index entry. Items pass through a bounded ring in height
+ * order, so the first bad height reported is the lowest. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "chain/chain_int.h"
 #include "codec/codec.h"
 #include "exec/exec_int.h"
+#include "exec/exec_sys.h"
 
 #define RING 32
 #define READERS 2 /* signature checking dominates: both cores do it */
@@ -26,12 +30,20 @@ struct item {
 	bool *sig_ok;
 	int err;
 	char why[200];
+	int qc_err; /* the QC against its epoch's stored set; judged by the main thread */
 };
 
 struct vctx {
 	struct ds_store *st;
 	struct ds_genesis g;
 	uint64_t tip;
+	/* Stored validator sets, read before the readers start (sets[e] valid
+	 * when set_ok[e]); the replay compares each with the derived one. */
+	struct ds_valset *sets;
+	bool *set_ok;
+	uint64_t nsets;
+	struct ds_valset cur; /* derived set of the replayed tip's epoch */
+	uint64_t nsuffix;     /* suffix entries checked */
 	/* ring */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -106,18 +118,9 @@ static void load_item(struct vctx *v, struct ds_rtxn *rt, struct item *it, uint8
 		snprintf(it->why, sizeof(it->why), "QC does not decode (%s)", ds_strerror(rc));
 		return;
 	}
-	if (it->qc.vote.epoch != v->g.valset.epoch) {
-		it->err = DS_ECORRUPT;
-		snprintf(it->why, sizeof(it->why), "QC epoch %llu has no known validator set",
-			 (unsigned long long)it->qc.vote.epoch);
-		return;
-	}
-	rc = ds_qc_verify(&it->qc, &v->g.valset, v->g.chain_id);
-	if (rc) {
-		it->err = DS_ECORRUPT;
-		snprintf(it->why, sizeof(it->why), "QC does not verify (%s)", ds_strerror(rc));
-		return;
-	}
+	uint64_t qe = it->qc.vote.epoch;
+	it->qc_err = qe < v->nsets && v->set_ok[qe] ? ds_qc_verify(&it->qc, &v->sets[qe], v->g.chain_id)
+						    : DS_ENOTFOUND;
 	uint32_t n = it->b.header.tx_count;
 	it->sig_ok = calloc(n ? n : 1, sizeof(bool));
 	if (!it->sig_ok) {
@@ -252,10 +255,43 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 	uint8_t hist[DS_HASH_LEN];
 	ds_merkle_frontier_root(hist, fr);
 	const char *why;
-	rc = ds__chain_check_links(hd, prev, prev_hash, v->g.chain_id, &v->g.valset, hist, &why);
+	/* The epoch rule on the state after h-1 (the replay's). */
+	struct ds_chain_change ch;
+	memset(&ch, 0, sizeof(ch));
+	struct ds__kvent *ce = ds__kvmap_get(&v->state, (const uint8_t *)DS_EXEC_SYS_VALSET_NEXT_KEY,
+					     sizeof(DS_EXEC_SYS_VALSET_NEXT_KEY) - 1);
+	if (ce && ds__chain_change_parse(&ch, ce->val, ce->val_len) != 0) {
+		fail_at(rep, h, "the pending validator change in the replayed state does not parse");
+		return DS_ECORRUPT;
+	}
+	struct ds_valset vs;
+	bool starts;
+	ds__chain_child_set(&vs, &starts, &ch, prev, &v->cur);
+	rc = ds__chain_check_epoch(hd, &vs, starts, &why);
+	if (!rc)
+		rc = ds__chain_check_links(hd, prev, prev_hash, v->g.chain_id, &vs, hist, &why);
 	if (rc) {
 		fail_at(rep, h, "%s", why);
 		return DS_ECORRUPT;
+	}
+	uint8_t k8[8];
+	ds_store_key_u64(k8, h);
+	if (starts) {
+		uint8_t enc[DS_VALSET_MAX], ek[8], root[8];
+		size_t n;
+		ds_store_key_u64(ek, vs.epoch);
+		if (ds_valset_encode(enc, sizeof(enc), &n, &vs) != 0 ||
+		    get_exact(rt, DS__T_VALSETS, ek, 8, enc, n) != 0) {
+			fail_at(rep, h, "stored validator set of epoch %llu differs from the change that started it",
+				(unsigned long long)vs.epoch);
+			return DS_ECORRUPT;
+		}
+		ds_put_u64be(root, h - 1);
+		if (get_exact(rt, DS__T_EPOCHROOTS, ek, 8, root, 8) != 0) {
+			fail_at(rep, h, "stored root of epoch %llu missing or wrong",
+				(unsigned long long)vs.epoch);
+			return DS_ECORRUPT;
+		}
 	}
 	if (hd->tx_count > v->g.params.block_txs_max) {
 		fail_at(rep, h, "more transactions than block_txs_max");
@@ -272,12 +308,43 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 			(unsigned long long)hd->exec_height);
 		return DS_ECORRUPT;
 	}
+	if (it->qc.vote.epoch != hd->epoch) {
+		fail_at(rep, h, "QC epoch %llu is not the block's epoch %llu",
+			(unsigned long long)it->qc.vote.epoch, (unsigned long long)hd->epoch);
+		return DS_ECORRUPT;
+	}
+	if (it->qc_err) {
+		fail_at(rep, h, "QC does not verify (%s)", ds_strerror(it->qc_err));
+		return DS_ECORRUPT;
+	}
 	if (!ds__chain_qc_names(&it->qc, h, hash)) {
 		fail_at(rep, h, "QC does not commit this block");
 		return DS_ECORRUPT;
 	}
-	uint8_t k8[8];
-	ds_store_key_u64(k8, h);
+	{
+		/* An epoch end committed by a QC on a suffix block: its suffix. */
+		const uint8_t *sv;
+		size_t sl;
+		rc = ds_store_get(rt, DS__T_SUFFIX, k8, 8, &sv, &sl);
+		if (rc && rc != DS_ENOTFOUND) {
+			fail_at(rep, h, "cannot read the suffix table (%s)", ds_strerror(rc));
+			return rc;
+		}
+		bool need = ds_chain_past_change(&ch, hd) && it->qc.vote.commit_height > h;
+		if (need && rc) {
+			fail_at(rep, h, "epoch end committed by a suffix block but no suffix is stored");
+			return DS_ECORRUPT;
+		}
+		if (!need && !rc) {
+			fail_at(rep, h, "a suffix is stored for a block that needs none");
+			return DS_ECORRUPT;
+		}
+		if (need && ds__chain_check_suffix(hd, hash, &it->qc, sv, sl, &why) != 0) {
+			fail_at(rep, h, "stored suffix: %s", why);
+			return DS_ECORRUPT;
+		}
+		v->nsuffix += need;
+	}
 	{
 		uint8_t enc[DS_HEADER_MAX];
 		size_t n;
@@ -293,7 +360,7 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 	}
 	/* Re-execute. */
 	struct ds_exec_host host = {&v->state, st_get, st_seen};
-	struct ds_exec_block_info info = {v->g.chain_id, h, hd->time_ms, v->g.params.max_tx_lifetime};
+	struct ds_exec_block_info info = {v->g.chain_id, h, hd->time_ms, v->g.params.max_tx_lifetime, hd->epoch};
 	struct ds_exec_result res;
 	rc = ds_exec_block(ex, &res, &host, &info, &it->b, it->sig_ok);
 	if (rc) {
@@ -369,6 +436,8 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 		goto out;
 	*prev = *hd;
 	memcpy(prev_hash, hash, DS_HASH_LEN);
+	if (starts)
+		v->cur = vs;
 	rep->txs += hd->tx_count;
 	rc = 0;
 out:
@@ -376,6 +445,20 @@ out:
 	free(ops);
 	ds_exec_result_free(&res);
 	return rc;
+}
+
+static int count_table(struct ds_rtxn *rt, unsigned t, size_t *n)
+{
+	*n = 0;
+	struct ds_store_cursor *cur;
+	int rc = ds_store_cursor_open(&cur, rt, t, NULL, 0);
+	if (rc)
+		return rc;
+	struct ds_store_kv kv;
+	for (rc = ds_store_cursor_first(cur, &kv); rc == 0; rc = ds_store_cursor_next(cur, &kv))
+		(*n)++;
+	ds_store_cursor_close(cur);
+	return rc == DS_ENOTFOUND ? 0 : rc;
 }
 
 /* After the last block: the tables that hold "now" must equal the replay. */
@@ -426,6 +509,17 @@ static int check_final(struct vctx *v, struct ds_rtxn *rt, const uint8_t tip_has
 		fail_at(rep, h, "latest state holds %zu keys, re-execution %zu", n, v->state.n);
 		return DS_ECORRUPT;
 	}
+	/* Epoch tables hold exactly what the replay vouched for: sets and
+	 * roots of epochs 0..now (0's root implicit), the suffixes checked. */
+	size_t nsets, nroots, nsuffix;
+	if ((rc = count_table(rt, DS__T_VALSETS, &nsets)) != 0 ||
+	    (rc = count_table(rt, DS__T_EPOCHROOTS, &nroots)) != 0 ||
+	    (rc = count_table(rt, DS__T_SUFFIX, &nsuffix)) != 0)
+		return rc;
+	if (nsets != v->cur.epoch + 1 || nroots != v->cur.epoch || nsuffix != v->nsuffix) {
+		fail_at(rep, h, "epoch tables hold entries the chain does not explain");
+		return DS_ECORRUPT;
+	}
 	/* Every state-tree node live at the tip, byte for byte. */
 	for (size_t i = 0; i < v->nodes.cap; i++) {
 		struct ds__kvent *e = v->nodes.slots[i];
@@ -435,6 +529,41 @@ static int check_final(struct vctx *v, struct ds_rtxn *rt, const uint8_t tip_has
 		}
 	}
 	return 0;
+}
+
+/* Reads every stored validator set (epochs 0, 1, ... while contiguous) for
+ * the readers; one that does not decode is kept as not ok, and the replay
+ * reports it where its epoch starts. */
+static int load_sets(struct vctx *v, struct ds_rtxn *rt)
+{
+	struct ds_store_cursor *cur;
+	int rc = ds_store_cursor_open(&cur, rt, DS__T_VALSETS, NULL, 0);
+	if (rc)
+		return rc;
+	struct ds_store_kv kv;
+	uint64_t cap = 0;
+	for (rc = ds_store_cursor_first(cur, &kv); rc == 0; rc = ds_store_cursor_next(cur, &kv)) {
+		if (kv.key_len != 8 || ds_get_u64be(kv.key) != v->nsets)
+			break;
+		if (v->nsets == cap) {
+			cap = cap ? cap * 2 : 4;
+			struct ds_valset *ns = realloc(v->sets, cap * sizeof(*ns));
+			if (ns)
+				v->sets = ns;
+			bool *no = realloc(v->set_ok, cap * sizeof(*no));
+			if (no)
+				v->set_ok = no;
+			if (!ns || !no) {
+				rc = DS_ENOMEM;
+				break;
+			}
+		}
+		struct ds_valset *vs = &v->sets[v->nsets];
+		v->set_ok[v->nsets] = ds_valset_decode(vs, kv.val, kv.val_len) == 0 && vs->epoch == v->nsets;
+		v->nsets++;
+	}
+	ds_store_cursor_close(cur);
+	return rc == DS_ENOTFOUND ? 0 : rc;
 }
 
 static int verify_genesis(struct vctx *v, struct ds_rtxn *rt, struct ds_header *g0,
@@ -458,6 +587,15 @@ static int verify_genesis(struct vctx *v, struct ds_rtxn *rt, struct ds_header *
 		fail_at(rep, 0, "stored genesis header differs from the genesis");
 		goto out;
 	}
+	{
+		uint8_t vse[DS_VALSET_MAX];
+		if (ds_valset_encode(vse, sizeof(vse), &n, &v->g.valset) ||
+		    get_exact(rt, DS__T_VALSETS, k8, 8, vse, n)) {
+			fail_at(rep, 0, "stored validator set of epoch 0 differs from the genesis");
+			goto out;
+		}
+	}
+	v->cur = v->g.valset;
 	rc = apply_cs(&v->nodes, &cs);
 	for (size_t i = 0; !rc && i < v->g.nstate; i++)
 		rc = ds__kvmap_set(&v->state, v->g.state[i].key, v->g.state[i].key_len,
@@ -553,6 +691,9 @@ int ds_chain_verify(const char *home, struct ds_verify_report *rep,
 	rc = verify_genesis(v, rt, &prev, prev_hash, rep);
 	if (rc)
 		goto out;
+	rc = load_sets(v, rt);
+	if (rc)
+		goto out;
 	memcpy(roots[0].s, prev.state_root, DS_HASH_LEN);
 	ds_merkle_empty_root(roots[0].r);
 	if (get_exact(rt, DS__T_ROOTS, (uint8_t[8]){0}, 8, &roots[0], 2 * DS_HASH_LEN)) {
@@ -625,6 +766,8 @@ out:
 	ds_store_close(v->st);
 	ds_exec_free(ex);
 	free(roots);
+	free(v->sets);
+	free(v->set_ok);
 	free(owned);
 	free(grec);
 	ds__kvmap_free(&v->state);

@@ -600,7 +600,7 @@ static void load_demo(const char *dir, struct dnode *nodes, size_t n)
 	size_t prop = nt;
 	t[nt] = (struct demo_tx){.node = 0, .target = "gov", .method = "propose"};
 	snprintf(t[nt].args, sizeof(t[nt].args),
-		 "{\"kind\":\"set_param\",\"payload\":{\"name\":\"epoch.blocks\",\"value\":200}}");
+		 "{\"kind\":\"set_param\",\"payload\":{\"name\":\"gov.lifetime\",\"value\":20000}}");
 	nt++;
 	ok = demo_phase(nodes, chain, t, nt);
 	kv = 0;

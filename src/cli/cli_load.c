@@ -46,6 +46,7 @@
 #define POLL_IDLE_NS (4 * 1000000ull)      /* block poll interval when nothing is new */
 #define RETRY_NS (250 * 1000000ull)        /* reconnect back-off after a failure */
 #define REQ_TIMEOUT_NS (10 * 1000000000ull) /* one request, then the connection is dropped */
+#define STALL_NS (1000 * 1000000ull)       /* a node holding its dispatch turn this long loses it */
 #define REJECT_CODES_MAX 16
 
 /* Non-static so a test binary can pull this file out of the library: the
@@ -110,6 +111,7 @@ struct node {
 	char id[64];
 	char hostport[300]; /* Host header */
 	uint64_t down_until_ns; /* a connection to it failed: leave it alone until then */
+	uint64_t busy_since_ns; /* its dispatch turn found no free connection since (0: not waiting) */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 };
@@ -760,7 +762,7 @@ struct run {
 	struct txs t;
 	struct conn *conns;
 	size_t nconns;
-	size_t rr;           /* round-robin position over conns */
+	size_t rr;           /* the node whose turn it is (send_due) */
 	struct conn poller;
 	struct resp presp;
 	uint64_t next_height;
@@ -941,41 +943,91 @@ out:
 	ds_buf_free(&r.chunked);
 }
 
-static void send_due(struct run *R, uint64_t due, uint64_t now)
+/* The connection of node n to send on now: an open idle one first, else a
+ * closed one whose back-off is over (opened by the caller). NULL when
+ * every connection of the node has a reply outstanding or is backing off. */
+static struct conn *node_idle_conn(struct run *R, size_t n, uint64_t now)
 {
-	for (size_t scanned = 0; scanned < R->nconns; scanned++) {
-		struct conn *c = &R->conns[R->rr];
-		R->rr = (R->rr + 1) % R->nconns;
+	struct conn *closed = NULL;
+	for (size_t i = n; i < R->nconns; i += R->nnodes) {
+		struct conn *c = &R->conns[i];
 		if (!conn_idle(c) || c->tx != UINT32_MAX)
 			continue;
-		if (c->st == C_CLOSED && now < c->retry_at_ns)
-			continue;
-		if (now < R->nodes[c->node].down_until_ns)
-			continue;
+		if (c->st != C_CLOSED)
+			return c;
+		if (!closed && now >= c->retry_at_ns)
+			closed = c;
+	}
+	return closed;
+}
+
+/* Dispatch is strictly round robin over the nodes: due transaction j goes
+ * to the node whose turn it is, and when all of that node's connections
+ * have a reply outstanding the transaction (and every one behind it) waits
+ * for that node instead of going to a faster one. Skipping a busy node, as
+ * an earlier version did, made the split follow the nodes' reply times
+ * (253/147 seen between two equal fake nodes), so a benchmark loaded the
+ * fastest node most. A node's C connections are its pipeline depth: a node
+ * that cannot keep C requests moving is saturated, and the shortfall shows
+ * as "unsent". Two exceptions keep a dead or hung node from stalling the
+ * run: a node left alone after a failed connect (down_until_ns) loses its
+ * turn, and so does a node that has held its turn for STALL_NS with no
+ * connection free, which is then left alone for RETRY_NS like a refused
+ * one. While no node loses a turn, the nodes' counts differ by at most
+ * one (retries of lost transactions aside). */
+static void send_due(struct run *R, uint64_t due, uint64_t now)
+{
+	/* Bounded: every pass either sends one due tx (at most due of them)
+	 * or passes a turn; nnodes passes in a row means no node can take one. */
+	for (size_t passes = 0; passes < R->nnodes;) {
 		if (!R->retry_len && (R->next_tx >= due || R->next_tx >= R->t.total))
 			return;
-		if (c->st == C_CLOSED && conn_open(c, &R->nodes[c->node]) != 0) {
-			R->nodes[c->node].down_until_ns = now + RETRY_NS;
+		struct node *nd = &R->nodes[R->rr];
+		size_t turn = R->rr;
+		if (now < nd->down_until_ns) {
+			nd->busy_since_ns = 0;
+			R->rr = (R->rr + 1) % R->nnodes;
+			passes++;
+			continue;
+		}
+		struct conn *c = node_idle_conn(R, turn, now);
+		if (!c) {
+			if (!nd->busy_since_ns)
+				nd->busy_since_ns = now;
+			if (now - nd->busy_since_ns < STALL_NS)
+				return; /* its turn: wait for a reply */
+			nd->busy_since_ns = 0;
+			nd->down_until_ns = now + RETRY_NS;
+			R->rr = (R->rr + 1) % R->nnodes;
+			passes++;
+			continue;
+		}
+		nd->busy_since_ns = 0;
+		if (c->st == C_CLOSED && conn_open(c, nd) != 0) {
+			nd->down_until_ns = now + RETRY_NS;
 			conn_close(c, now, true);
+			R->rr = (R->rr + 1) % R->nnodes;
+			passes++;
 			continue;
 		}
 		uint32_t k = next_due(R, due);
-		if (k == UINT32_MAX)
-			return;
+		DS_ASSERT(k != UINT32_MAX); /* checked at the top of the pass */
+		R->rr = (R->rr + 1) % R->nnodes;
+		passes = 0;
 		c->tx = k;
 		R->t.state[k] = TX_INFLIGHT;
 		if (!R->t.t_sent_ns[k])
 			R->sent++;
 		R->t.t_sent_ns[k] = now;
-		conn_request(c, &R->nodes[c->node], "POST", "/v1/tx", R->t.arena + (size_t)k * R->t.slot,
-			     R->t.len[k], now);
+		conn_request(c, nd, "POST", "/v1/tx", R->t.arena + (size_t)k * R->t.slot, R->t.len[k], now);
 		struct resp dummy = {0};
 		ds_buf_init(&dummy.chunked);
 		if (c->st == C_SENDING) {
 			int rc = conn_io(c, POLLOUT, &dummy); /* write at once: no poll round trip */
 			if (rc < 0) {
+				/* Back to the retry queue: the next node in turn takes it. */
 				tx_lost(R, k, c->out_off > 0, now);
-				R->nodes[c->node].down_until_ns = now + RETRY_NS;
+				nd->down_until_ns = now + RETRY_NS;
 				c->tx = UINT32_MAX;
 				conn_close(c, now, true);
 			}
@@ -1180,7 +1232,7 @@ int ds_cli_load(int argc, char **argv)
 	for (uint32_t i = 0; i < total; i++)
 		table_insert(&R->t, i);
 
-	/* Connections interleaved by node, so round-robin spreads over nodes. */
+	/* Connections interleaved by node: those of node n are n, n + nnodes, ... */
 	R->nconns = R->nnodes * conns;
 	R->conns = calloc(R->nconns, sizeof(*R->conns));
 	struct pollfd *pfd = calloc(R->nconns + 1, sizeof(*pfd));
@@ -1207,6 +1259,11 @@ int ds_cli_load(int argc, char **argv)
 		if (interrupted)
 			break;
 		if (!R->stop && now >= window_end) {
+			/* One last pass for what fell due inside the window but found
+			 * the loop asleep past its end (a late wake-up is this
+			 * process's jitter, not the nodes falling behind). It only uses
+			 * free connections, so a saturated node still shows as unsent. */
+			send_due(R, R->t.total, now);
 			R->stop = true;
 			for (uint32_t k = 0; k < R->retry_len; k++) {
 				R->t.state[R->retry_q[k]] = TX_FAILED;

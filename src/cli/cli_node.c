@@ -15,8 +15,8 @@
 #include "node/node.h"
 
 static const char init_help[] =
-	"usage: danshari init --nodes N --dir DIR [--base-port P] [--chain-id ID]\n"
-	"                     [--host ADDR] [--api-host ADDR]\n"
+	"usage: danshari init --nodes N --dir DIR [--observers K] [--base-port P]\n"
+	"                     [--chain-id ID] [--host ADDR] [--api-host ADDR]\n"
 	"\n"
 	"Writes a new consortium of N validators (1..128) for a devnet or as a\n"
 	"starting point for a real one (docs/OPERATIONS.md):\n"
@@ -24,6 +24,8 @@ static const char init_help[] =
 	"  DIR/nodes.json          node ids, public keys, p2p and API addresses\n"
 	"  DIR/nodeI/config.json   node I's configuration\n"
 	"  DIR/nodeI/node.key      node I's Ed25519 key (mode 0600)\n"
+	"--observers K adds nodes N..N+K-1 that connect and follow the chain but do\n"
+	"not validate until governance adds them (genesis \"observers\").\n"
 	"Ports: p2p = P + 2I, API = P + 2I + 1 (default P = 26600). Validators\n"
 	"advertise ADDR (default 127.0.0.1, numeric); APIs listen on --api-host\n"
 	"(default 127.0.0.1, loopback). Organisation orgI has node I's key as its\n"
@@ -198,11 +200,12 @@ int ds_cli_init(int argc, char **argv)
 		return 0;
 	}
 	const char *nodes_s = NULL, *dir = NULL, *port_s = NULL, *chain = NULL, *host = NULL,
-		   *api_host = NULL;
+		   *api_host = NULL, *obs_s = NULL;
 	for (int i = 1; i < argc; i++) {
 		int r;
 		if ((r = opt_val(cmd, argc, argv, &i, "--nodes", &nodes_s)) ||
 		    (r = opt_val(cmd, argc, argv, &i, "--dir", &dir)) ||
+		    (r = opt_val(cmd, argc, argv, &i, "--observers", &obs_s)) ||
 		    (r = opt_val(cmd, argc, argv, &i, "--base-port", &port_s)) ||
 		    (r = opt_val(cmd, argc, argv, &i, "--chain-id", &chain)) ||
 		    (r = opt_val(cmd, argc, argv, &i, "--host", &host)) ||
@@ -213,17 +216,20 @@ int ds_cli_init(int argc, char **argv)
 		}
 		return ds_cli_usage(cmd, "unexpected argument '%s'", argv[i]);
 	}
-	uint64_t nn, base = 26600;
+	uint64_t nn, base = 26600, no = 0;
 	if (!nodes_s || !dir)
 		return ds_cli_usage(cmd, "--nodes N and --dir DIR are required");
 	if (parse_uint(&nn, nodes_s, 1, DS_VALIDATORS_MAX) != 0)
 		return ds_cli_usage(cmd, "bad --nodes '%s' (1..%d)", nodes_s, DS_VALIDATORS_MAX);
+	if (obs_s && parse_uint(&no, obs_s, 0, DS_VALIDATORS_MAX - nn) != 0)
+		return ds_cli_usage(cmd, "bad --observers '%s' (0..%llu with %llu validators)", obs_s,
+				    (unsigned long long)(DS_VALIDATORS_MAX - nn), (unsigned long long)nn);
 	if (port_s && parse_uint(&base, port_s, 1, 65535) != 0)
 		return ds_cli_usage(cmd, "bad --base-port '%s'", port_s);
-	if (base + 2 * nn - 1 > 65535)
+	if (base + 2 * (nn + no) - 1 > 65535)
 		return ds_cli_usage(cmd, "--base-port %llu leaves no room for %llu nodes (ports up to %llu)",
-				    (unsigned long long)base, (unsigned long long)nn,
-				    (unsigned long long)(base + 2 * nn - 1));
+				    (unsigned long long)base, (unsigned long long)(nn + no),
+				    (unsigned long long)(base + 2 * (nn + no) - 1));
 	if (!chain)
 		chain = "danshari-devnet";
 	if (!ds_ledger_chain_id_valid(chain))
@@ -281,7 +287,8 @@ int ds_cli_init(int argc, char **argv)
 	g->g.valset.epoch = 0;
 	g->g.valset.n = (uint32_t)nn;
 	g->norgs = (uint32_t)nn;
-	for (uint64_t i = 0; i < nn; i++) {
+	g->nnodes = (uint32_t)(nn + no);
+	for (uint64_t i = 0; i < nn + no; i++) {
 		char home[PATH_MAX + 64], path[PATH_MAX + 96], p2p[DS_NODE_ADDR_MAX + 1],
 			api[DS_NODE_ADDR_MAX + 1], apiurl[DS_NODE_ADDR_MAX + 16], hex[2 * DS_PK_LEN + 1];
 		unsigned pp = (unsigned)(base + 2 * i), ap = (unsigned)(base + 2 * i + 1);
@@ -298,18 +305,21 @@ int ds_cli_init(int argc, char **argv)
 		}
 		snprintf(path, sizeof(path), "%s/node.key", home);
 		int rc = ds_keyfile_write(path, &key, kerr, sizeof(kerr));
-		memcpy(g->g.valset.v[i].pk, key.pk, DS_PK_LEN);
+		memcpy(g->node_pk[i], key.pk, DS_PK_LEN);
 		ds_keyfile_wipe(&key);
 		if (rc) {
 			ret = ds_cli_fail(cmd, "%s", kerr);
 			goto out;
 		}
-		g->g.valset.v[i].power = 1;
 		snprintf(g->names[i], sizeof(g->names[i]), "node%llu", (unsigned long long)i);
 		hostport(p2p, sizeof(p2p), host, pp);
 		snprintf(g->p2p[i], sizeof(g->p2p[i]), "%s", p2p);
-		snprintf(g->orgs[i].name, sizeof(g->orgs[i].name), "org%llu", (unsigned long long)i);
-		memcpy(g->orgs[i].admin_pk, g->g.valset.v[i].pk, DS_PK_LEN);
+		if (i < nn) {
+			memcpy(g->g.valset.v[i].pk, g->node_pk[i], DS_PK_LEN);
+			g->g.valset.v[i].power = 1;
+			snprintf(g->orgs[i].name, sizeof(g->orgs[i].name), "org%llu", (unsigned long long)i);
+			memcpy(g->orgs[i].admin_pk, g->node_pk[i], DS_PK_LEN);
+		}
 
 		struct ds_node_config c;
 		ds_node_config_default(&c);
@@ -329,10 +339,11 @@ int ds_cli_init(int argc, char **argv)
 		if ((ret = write_text(cmd, path, &buf, 0644)) != 0)
 			goto out;
 		ret = 1;
-		ds_keyfile_pk_to_hex(hex, g->g.valset.v[i].pk);
+		ds_keyfile_pk_to_hex(hex, g->node_pk[i]);
 		snprintf(apiurl, sizeof(apiurl), "http://%s", api);
-		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s}", "id", g->names[i],
-						       "public_key", hex, "p2p", p2p, "api", apiurl));
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", g->names[i],
+						       "public_key", hex, "p2p", p2p, "api", apiurl,
+						       "observer", i >= nn));
 	}
 	if ((ret = init_gov(cmd, g, repo)) != 0)
 		goto out;
@@ -374,8 +385,9 @@ int ds_cli_init(int argc, char **argv)
 	}
 	if ((ret = write_text(cmd, gpath, &buf, 0644)) != 0)
 		goto out;
-	printf("wrote %s (chain %s, %llu validators), %s, and node0..node%llu\n", gpath, chain,
-	       (unsigned long long)nn, path, (unsigned long long)(nn - 1));
+	printf("wrote %s (chain %s, %llu validators, %llu observers), %s, and node0..node%llu\n",
+	       gpath, chain, (unsigned long long)nn, (unsigned long long)no, path,
+	       (unsigned long long)(nn + no - 1));
 	ret = fflush(stdout) == 0 ? 0 : 1;
 out:
 	json_decref(nodes);

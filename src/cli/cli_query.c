@@ -633,7 +633,8 @@ static int load_trust(struct ds_verify_trust *t, const char *path, char *err, si
 	json_t *j = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &je);
 	json_t *nodes = json_object_get(j, "nodes");
 	if (j && json_is_array(nodes)) {
-		/* nodes.json: {"chain_id", "nodes": [{"public_key"...}]} in validator order. */
+		/* nodes.json: {"chain_id", "nodes": [{"public_key"...}]} in validator order
+		 * (the epoch-0 set: trusting a later epoch needs its keys). */
 		static uint8_t pks[DS_VALIDATORS_MAX][DS_PK_LEN];
 		size_t n = json_array_size(nodes);
 		json_t *cid = json_object_get(j, "chain_id");
@@ -642,14 +643,19 @@ static int load_trust(struct ds_verify_trust *t, const char *path, char *err, si
 			snprintf(err, cap, "%s: needs \"chain_id\" and 1..%d \"nodes\"", path, DS_VALIDATORS_MAX);
 			goto out;
 		}
+		/* Observers (init --observers) are not in the epoch-0 set. */
+		size_t nv = 0;
 		for (size_t i = 0; i < n; i++) {
-			json_t *pk = json_object_get(json_array_get(nodes, i), "public_key");
-			if (!json_is_string(pk) || ds_keyfile_pk_from_hex(pks[i], json_string_value(pk)) != 0) {
+			json_t *e = json_array_get(nodes, i);
+			if (json_is_true(json_object_get(e, "observer")))
+				continue;
+			json_t *pk = json_object_get(e, "public_key");
+			if (!json_is_string(pk) || ds_keyfile_pk_from_hex(pks[nv++], json_string_value(pk)) != 0) {
 				snprintf(err, cap, "%s: nodes[%zu].public_key is not 64 hex digits", path, i);
 				goto out;
 			}
 		}
-		rc = ds_verify_trust_init(t, json_string_value(cid), 0, (const uint8_t(*)[DS_PK_LEN])pks, n);
+		rc = ds_verify_trust_init(t, json_string_value(cid), 0, (const uint8_t(*)[DS_PK_LEN])pks, nv);
 		if (rc)
 			snprintf(err, cap, "%s: bad chain id or repeated key", path);
 		goto out;

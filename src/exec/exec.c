@@ -8,6 +8,7 @@
 
 #include "codec/codec.h"
 #include "exec/exec_int.h"
+#include "exec/exec_sys.h"
 
 struct ds_exec {
 	const struct ds_exec_module *mods;
@@ -438,6 +439,41 @@ static int make_receipt(struct ds_buf *out, uint8_t hash[DS_HASH_LEN], struct ds
 	return 0;
 }
 
+/* Block-level writes, made before the first transaction with system
+ * privileges and merged into the block overlay like a successful tx's:
+ * the promotion of a pending validator change when this block starts its
+ * epoch. Any failure aborts the block (the state is corrupt or unreadable;
+ * there is no transaction to charge it to). */
+static int run_block_writes(struct xctx *x, const struct ds_exec_block_info *info)
+{
+	static const struct ds_exec_module block_mod = {"sys", NULL, DS_EXEC_MOD_SYSTEM};
+	reset_ctx(x);
+	x->mod = &block_mod;
+	struct ds_exec_call call = {
+		.block = info,
+		.tx = NULL,
+		.tx_id = NULL,
+		.get = c_get,
+		.put = c_put,
+		.del = c_del,
+		.get_global = c_get_global,
+		.put_global = c_put_global,
+		.del_global = c_del_global,
+		.emit = c_emit,
+		.set_return = c_set_return,
+		.fail = c_fail,
+		.exec = x,
+	};
+	int rc = ds__sys_valset_promote(&call, info->epoch);
+	if (x->host_err)
+		return x->host_err;
+	if (rc)
+		return rc;
+	rc = merge_tx(x);
+	reset_ctx(x);
+	return rc;
+}
+
 int ds_exec_block(struct ds_exec *e, struct ds_exec_result *out, const struct ds_exec_host *host,
 		  const struct ds_exec_block_info *info, const struct ds_block *block,
 		  const bool *preverified)
@@ -471,6 +507,9 @@ int ds_exec_block(struct ds_exec *e, struct ds_exec_result *out, const struct ds
 		ds_buf_init(&out->receipts[i]);
 	out->nreceipts = n;
 
+	rc = run_block_writes(x, info);
+	if (rc)
+		goto fail;
 	size_t pos = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *txb;

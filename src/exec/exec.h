@@ -36,6 +36,11 @@ struct ds_exec_block_info {
 	uint64_t height;
 	uint64_t time_ms;
 	uint64_t max_tx_lifetime;
+	/* The block header's validator-set epoch. Last, so positional
+	 * initialisers of the fields above still compile (epoch 0). When it
+	 * equals the epoch of a pending validator change (sys/valset/next),
+	 * ds_exec_block promotes that change before the transactions. */
+	uint64_t epoch;
 };
 
 /* One call into a module: everything a module may touch. */
@@ -130,8 +135,14 @@ void ds_exec_free(struct ds_exec *e);
 void ds_exec_set_authorizer(struct ds_exec *e, int (*authorize)(struct ds_exec_call *call));
 
 /* Executes block txs (encoded txs as in a block) in order. preverified may be
- * NULL. Returns 0 with *out filled (caller frees), or an error when the host
- * failed (never for a failing transaction: that is a receipt). */
+ * NULL. Before the first transaction, block-level writes are made: when
+ * sys/valset/next holds a pending validator change whose epoch equals
+ * info->epoch, sys/valset becomes {epoch, validators} of that record and
+ * sys/valset/next is deleted (docs/PROTOCOL.md "Validator changes and
+ * epochs"); those writes are part of out->writes like any transaction's.
+ * Returns 0 with *out filled (caller frees), or an error when the host
+ * failed or that record is corrupt (DS_ECORRUPT) (never for a failing
+ * transaction: that is a receipt). */
 int ds_exec_block(struct ds_exec *e, struct ds_exec_result *out, const struct ds_exec_host *host,
 		  const struct ds_exec_block_info *info, const struct ds_block *block,
 		  const bool *preverified) DS_MUST_USE;

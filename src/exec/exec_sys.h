@@ -10,7 +10,8 @@
  *   sys/account/<pk hex>       {org, roles, height}
  *   sys/params                 {name: int, ...}
  *   sys/valset                 {epoch, validators: [{pk, addr, org}]}
- *   sys/valset/next            {epoch, height, validators}  (pending change)
+ *   sys/valset/next            {epoch, height, validators}  (pending change:
+ *                              epoch E+1, height = the block that created it)
  *   sys/contract/<name>        {name, active, versions: [...]}
  *   sys/code/<name>/<version>  bytes: the Lua source of that version
  *   sys/gov/next               int: next proposal id
@@ -86,12 +87,34 @@ int ds_exec_sys_require_role(struct ds_exec_call *call, const char *role, const 
  *   gov.threshold_num 2, gov.threshold_den 3  (passes when for*den > orgs*num;
  *                                              1 <= num < den <= 100, 2num >= den)
  *   gov.lifetime      10000 blocks  (1..10^7)  proposal expiry
- *   epoch.blocks      100           (1..10^7)  validator changes: next multiple
  *   kv.open           0             (0..1)
  *   vm.instructions_max 10000000    (1000..10^9)
  * Returns 0 and *out (the stored value or the default), DS_ENOTFOUND for an
  * unknown name, or a state read error. */
 int ds_exec_sys_param(struct ds_exec_call *call, const char *name, int64_t *out) DS_MUST_USE;
+
+/* ---- Validator-set epochs ---------------------------------------------
+ * A passed add_validator/remove_validator creates the pending record
+ * sys/valset/next = {epoch: E+1, height: h, validators} from sys/valset
+ * (epoch E), h being the height of the executing block; while it exists,
+ * further validator changes are refused (DS_ESTATE). ds_exec_block promotes
+ * it (sys/valset := {epoch, validators}, sys/valset/next deleted) before the
+ * transactions of the first block whose header epoch equals its epoch.
+ *
+ * The key is the raw state key: the executor's keys are full keys (module
+ * prefix included, no further prefix), and the chain stores them as they
+ * are in its latest-values table and state tree, so
+ * ds_chain_state_value(c, DS_EXEC_SYS_VALSET_NEXT_KEY, strlen(...)) reads
+ * the record as of the latest executed block. */
+#define DS_EXEC_SYS_VALSET_NEXT_KEY "sys/valset/next"
+/* Parses a stored sys/valset/next value (borrowed; len bytes): out->epoch =
+ * the record's epoch (>= 1), out->n its validator count (1..
+ * DS_VALIDATORS_MAX), out->v[i].pk in record order with power 1, *since =
+ * its height. Returns 0, DS_ECORRUPT on anything malformed (not one
+ * canonical value, other fields or types, a key not 32 bytes, a key listed
+ * twice, no or too many validators), or DS_ENOMEM. On error *out is empty. */
+int ds_exec_sys_valset_next(const uint8_t *val, size_t len, struct ds_valset *out,
+			    uint64_t *since) DS_MUST_USE;
 
 /* ---- Genesis --------------------------------------------------------- */
 struct ds_exec_sys_org {
@@ -247,6 +270,12 @@ int ds__sys_param_set(struct ds_exec_call *call, const char *name, int64_t value
 /* 0 if org exists and may grant every role (admin always). */
 int ds__sys_org_grants(struct ds_exec_call *call, const char *org, const struct ds__sys_roles *roles,
 		       char *why, size_t why_cap) DS_MUST_USE;
+/* Block-level promotion (called by ds_exec_block before the transactions,
+ * with a system-privileged call whose tx is NULL): when sys/valset/next
+ * exists and its epoch equals epoch, writes sys/valset from it and deletes
+ * it. Returns 0 (done or nothing to do), DS_ECORRUPT for a malformed record
+ * or one that does not follow sys/valset's epoch, or a state error. */
+int ds__sys_valset_promote(struct ds_exec_call *call, uint64_t epoch) DS_MUST_USE;
 /* Genesis validator set (epoch 0, written as sys/valset). */
 int ds__sys_valset_genesis(struct ds_exec_call *call, const struct ds_exec_sys_validator *vs, size_t n,
 			   char *why, size_t why_cap) DS_MUST_USE;

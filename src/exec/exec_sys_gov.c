@@ -84,32 +84,46 @@ struct val {
 	char addr[DS_SYS_ADDR_MAX + 1];
 	char org[DS_SYS_ORG_ID_MAX + 1];
 };
+/* sys/valset ({epoch, validators}) or, pending, sys/valset/next ({epoch,
+ * height, validators}: height is the block whose execution created it). */
 struct valset {
-	int64_t epoch, height; /* height: activation (next only) */
+	int64_t epoch, height;
+	bool pending;
 	size_t n;
 	struct val v[DS_VALIDATORS_MAX];
 };
 
-static int valset_parse(struct valset *s, const struct ds_value *rec)
+#define VALSET_KEY "sys/valset"
+
+/* Parses a record we wrote, strictly: exactly the fields of its kind, 1 to
+ * DS_VALIDATORS_MAX validators with distinct 32-byte keys. DS_ECORRUPT on
+ * anything else. */
+static int valset_parse(struct valset *s, const struct ds_value *rec, bool pending)
 {
 	struct ds_value arr, item, pk;
 	s->n = 0;
-	s->height = 0;
-	if (ds__sys_field_int(rec, "epoch", &s->epoch) != 0 ||
+	s->epoch = s->height = 0;
+	s->pending = pending;
+	if (rec->kind != DS_VALUE_MAP || rec->count != (pending ? 3u : 2u) ||
+	    ds__sys_field_int(rec, "epoch", &s->epoch) != 0 || s->epoch < (pending ? 1 : 0) ||
+	    (pending && (ds__sys_field_int(rec, "height", &s->height) != 0 || s->height < 0)) ||
 	    ds_value_map_get(&arr, rec, "validators", 10) != 0 || arr.kind != DS_VALUE_ARRAY ||
-	    arr.count > DS_VALIDATORS_MAX)
-		return DS_ECORRUPT;
-	if (ds__sys_field_int(rec, "height", &s->height) == DS_EINVAL)
+	    arr.count == 0 || arr.count > DS_VALIDATORS_MAX)
 		return DS_ECORRUPT;
 	struct ds_value_iter it;
 	ds_value_iter_init(&it, &arr);
 	while (ds_value_iter_next(&it, NULL, NULL, &item)) {
-		struct val *v = &s->v[s->n++];
-		if (ds_value_map_get(&pk, &item, "pk", 2) != 0 || pk.kind != DS_VALUE_BYTES ||
-		    pk.len != DS_PK_LEN || ds__sys_field_str(&item, "addr", v->addr, sizeof(v->addr)) != 0 ||
+		struct val *v = &s->v[s->n];
+		if (item.kind != DS_VALUE_MAP || item.count != 3 || ds_value_map_get(&pk, &item, "pk", 2) != 0 ||
+		    pk.kind != DS_VALUE_BYTES || pk.len != DS_PK_LEN ||
+		    ds__sys_field_str(&item, "addr", v->addr, sizeof(v->addr)) != 0 || !v->addr[0] ||
 		    ds__sys_field_str(&item, "org", v->org, sizeof(v->org)) != 0)
 			return DS_ECORRUPT;
 		memcpy(v->pk, pk.p, DS_PK_LEN);
+		for (size_t j = 0; j < s->n; j++)
+			if (memcmp(s->v[j].pk, v->pk, DS_PK_LEN) == 0)
+				return DS_ECORRUPT;
+		s->n++;
 	}
 	return 0;
 }
@@ -117,10 +131,10 @@ static int valset_parse(struct valset *s, const struct ds_value *rec)
 static void build_valset(struct ds_enc *e, const void *arg)
 {
 	const struct valset *s = arg;
-	ds_value_enc_map(e, s->height ? 3 : 2);
+	ds_value_enc_map(e, s->pending ? 3 : 2);
 	ds_value_enc_key(e, "epoch", 5);
 	ds_value_enc_int(e, s->epoch);
-	if (s->height) {
+	if (s->pending) {
 		ds_value_enc_key(e, "height", 6);
 		ds_value_enc_int(e, s->height);
 	}
@@ -137,50 +151,81 @@ static void build_valset(struct ds_enc *e, const void *arg)
 	}
 }
 
-/* The set a change starts from: the pending set if one is waiting, else the
- * current one. A pending set whose height has been reached is promoted to
- * current first (*promote then holds the record to write). */
-static int valset_working(struct ds_exec_call *call, struct valset *cur, struct valset *next,
-			  bool *promote)
+/* Reads one of the two records: 0, DS_ENOTFOUND, DS_ECORRUPT or a read error. */
+static int valset_read(struct ds_exec_call *call, const char *key, struct valset *s, bool pending)
 {
 	struct ds_value rec;
-	*promote = false;
-	int rc = ds__sys_read(call, "sys/valset", &rec);
-	if (rc == DS_ENOTFOUND) {
-		cur->epoch = 0;
-		cur->height = 0;
-		cur->n = 0;
-	} else if (rc || (rc = valset_parse(cur, &rec)) != 0) {
+	int rc = ds__sys_read(call, key, &rec);
+	if (rc)
 		return rc;
-	}
-	rc = ds__sys_read(call, "sys/valset/next", &rec);
-	if (rc == DS_ENOTFOUND) {
-		*next = *cur;
-		next->epoch = cur->epoch + 1;
-		next->height = 0;
-		return 0;
-	}
-	if (rc || (rc = valset_parse(next, &rec)) != 0)
-		return rc;
-	if ((uint64_t)next->height <= call->block->height) {
-		*cur = *next;
-		cur->height = 0;
-		*promote = true;
-		next->epoch = cur->epoch + 1;
-		next->height = 0;
-	}
-	return 0;
+	return valset_parse(s, &rec, pending);
 }
 
+int ds_exec_sys_valset_next(const uint8_t *val, size_t len, struct ds_valset *out, uint64_t *since)
+{
+	struct ds_value rec;
+	out->epoch = 0;
+	out->n = 0;
+	*since = 0;
+	if (!val || ds_value_parse(&rec, val, len) != 0)
+		return DS_ECORRUPT;
+	struct valset *s = malloc(sizeof(*s));
+	if (!s)
+		return DS_ENOMEM;
+	int rc = valset_parse(s, &rec, true);
+	if (rc == 0) {
+		out->epoch = (uint64_t)s->epoch;
+		out->n = (uint32_t)s->n;
+		for (size_t i = 0; i < s->n; i++) {
+			memcpy(out->v[i].pk, s->v[i].pk, DS_PK_LEN);
+			out->v[i].power = 1;
+		}
+		*since = (uint64_t)s->height;
+	}
+	free(s);
+	return rc;
+}
+
+int ds__sys_valset_promote(struct ds_exec_call *call, uint64_t epoch)
+{
+	struct valset *next = malloc(sizeof(*next)), *cur = malloc(sizeof(*cur));
+	int rc = DS_ENOMEM;
+	if (!next || !cur)
+		goto out;
+	rc = valset_read(call, DS_EXEC_SYS_VALSET_NEXT_KEY, next, true);
+	if (rc == DS_ENOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc || (uint64_t)next->epoch != epoch)
+		goto out;
+	/* The pending record was started from sys/valset: epochs follow on. */
+	rc = valset_read(call, VALSET_KEY, cur, false);
+	if (rc == 0 && cur->epoch + 1 != next->epoch)
+		rc = DS_ECORRUPT;
+	if (rc)
+		goto out;
+	next->pending = false;
+	next->height = 0;
+	if ((rc = ds__sys_write(call, VALSET_KEY, build_valset, next)) == 0)
+		rc = call->del_global(call, (const uint8_t *)DS_EXEC_SYS_VALSET_NEXT_KEY,
+				      strlen(DS_EXEC_SYS_VALSET_NEXT_KEY));
+out:
+	free(next);
+	free(cur);
+	return rc;
+}
+
+/* add_validator / remove_validator: starts the pending set of epoch E+1 from
+ * sys/valset (epoch E), unless a change is already pending. */
 static int valset_change(struct ds_exec_call *call, const struct ds_value *p, bool add, bool apply,
 			 char *why, size_t why_cap)
 {
 	uint8_t pk[DS_PK_LEN];
 	struct ds_value v;
-	struct valset *cur = malloc(sizeof(*cur)), *next = malloc(sizeof(*next));
-	bool promote;
+	struct valset *next = malloc(sizeof(*next));
 	int rc = DS_ENOMEM;
-	if (!cur || !next) {
+	if (!next) {
 		WHY("out of memory");
 		goto fail;
 	}
@@ -190,10 +235,29 @@ static int valset_change(struct ds_exec_call *call, const struct ds_value *p, bo
 		goto fail;
 	}
 	memcpy(pk, v.p, DS_PK_LEN);
-	if ((rc = valset_working(call, cur, next, &promote)) != 0) {
-		WHY("cannot read the validator set: %s", ds_strerror(rc));
+	rc = valset_read(call, DS_EXEC_SYS_VALSET_NEXT_KEY, next, true);
+	if (rc == 0) {
+		rc = DS_ESTATE;
+		WHY("a validator change for epoch %lld is pending since height %lld; it takes effect "
+		    "when that epoch starts; propose again after",
+		    (long long)next->epoch, (long long)next->height);
 		goto fail;
 	}
+	if (rc != DS_ENOTFOUND) {
+		WHY("cannot read the pending validator set: %s", ds_strerror(rc));
+		goto fail;
+	}
+	rc = valset_read(call, VALSET_KEY, next, false);
+	if (rc) {
+		if (rc == DS_ENOTFOUND)
+			WHY("this ledger has no validator set (%s)", VALSET_KEY);
+		else
+			WHY("cannot read the validator set: %s", ds_strerror(rc));
+		goto fail;
+	}
+	next->epoch++;
+	next->height = (int64_t)call->block->height;
+	next->pending = true;
 	size_t at = next->n;
 	for (size_t i = 0; i < next->n; i++)
 		if (memcmp(next->v[i].pk, pk, DS_PK_LEN) == 0)
@@ -244,24 +308,9 @@ static int valset_change(struct ds_exec_call *call, const struct ds_value *p, bo
 		next->n--;
 	}
 	rc = 0;
-	if (!apply)
-		goto fail;
-	if (!next->height) {
-		int64_t len;
-		if ((rc = ds_exec_sys_param(call, "epoch.blocks", &len)) != 0) {
-			WHY("cannot read parameters");
-			goto fail;
-		}
-		next->height = (int64_t)((call->block->height / (uint64_t)len + 1) * (uint64_t)len);
-	}
-	if (promote && (rc = ds__sys_write(call, "sys/valset", build_valset, cur)) != 0) {
-		WHY("cannot write the validator set: %s", ds_strerror(rc));
-		goto fail;
-	}
-	if ((rc = ds__sys_write(call, "sys/valset/next", build_valset, next)) != 0)
+	if (apply && (rc = ds__sys_write(call, DS_EXEC_SYS_VALSET_NEXT_KEY, build_valset, next)) != 0)
 		WHY("cannot write the validator set: %s", ds_strerror(rc));
 fail:
-	free(cur);
 	free(next);
 	return rc;
 }

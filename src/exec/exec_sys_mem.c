@@ -467,7 +467,7 @@ static int contract_payload(struct ds_buf *b, const struct ds_exec_sys_contract 
 int ds_exec_sys_genesis_state(struct ds_exec_sys_genesis_state *out, const struct ds_exec_sys_genesis *g,
 			      char *err, size_t err_cap)
 {
-	static const struct ds_exec_block_info blk = {"genesis", 0, 0, 0};
+	static const struct ds_exec_block_info blk = {"genesis", 0, 0, 0, 0};
 	struct ds_exec_sys_mem *m = NULL;
 	struct ds_exec_call call;
 	struct ds_buf b;
@@ -678,7 +678,7 @@ int ds_exec_sys_contract_test(const char *name, const uint8_t *src, size_t src_l
 	ds_exec_sys_modules(mods);
 
 	static const uint8_t null_args = DS_VALUE_NULL;
-	struct ds_exec_block_info blk = {"contract-test", 1, 1700000000000ull, 100};
+	struct ds_exec_block_info blk = {"contract-test", 1, 1700000000000ull, 100, 0};
 	struct ds_tx tx;
 	memset(&tx, 0, sizeof(tx));
 	tx.version = 1;

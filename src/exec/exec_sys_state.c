@@ -282,7 +282,6 @@ struct param_def {
 };
 /* Sorted by name: the record is written in this order. */
 static const struct param_def params[] = {
-	{"epoch.blocks", 100, 1, 10000000},
 	{"gov.lifetime", 10000, 1, 10000000},
 	{"gov.threshold_den", 3, 2, 100},
 	{"gov.threshold_num", 2, 1, 99},
@@ -359,7 +358,8 @@ static int param_check(struct ds_exec_call *call, struct params_arg *cur, const 
 		if (&params[i] == d)
 			cur->v[i] = value;
 	}
-	int64_t num = cur->v[3], den = cur->v[2];
+	int64_t num = cur->v[param_find("gov.threshold_num") - params],
+		den = cur->v[param_find("gov.threshold_den") - params];
 	if (!(num < den && 2 * num >= den)) {
 		snprintf(why, why_cap, "threshold %lld/%lld must be at least a majority and below 1",
 			 (long long)num, (long long)den);

@@ -26,6 +26,11 @@ static struct ds__pblock *pb_find(struct ds_node *n, const uint8_t id[DS_HASH_LE
 	return NULL;
 }
 
+struct ds__pblock *ds__node_pb_find(struct ds_node *n, const uint8_t id[DS_HASH_LEN])
+{
+	return pb_find(n, id);
+}
+
 static struct ds__pblock *pb_committed_at(struct ds_node *n, uint64_t height)
 {
 	for (size_t i = 0; i < n->npb; i++)
@@ -294,8 +299,25 @@ static int io_propose(void *ctx, uint8_t id[DS_HASH_LEN], uint8_t *payload, size
 		return DS_ENOTFOUND;
 	}
 	struct ds_header h;
-	int rc = ds_chain_next_header(n->chain, &h, ph, parent_id, (const uint8_t(*)[DS_HASH_LEN])pend,
-				      (size_t)np);
+	uint64_t now = ds_now_ms();
+	int rc = ph->epoch == epoch ? ds__node_past_change(n, ph, NULL) : 0;
+	if (rc == 1) {
+		/* The epoch has ended at or below the parent: an empty suffix
+		 * block, so the end block can be committed (PROTOCOL §11). */
+		ds__node_suffix_header(&h, ph, parent_id, round, now > ph->time_ms ? now : ph->time_ms + 1,
+				       n->key.pk);
+		rc = ds_block_encode(payload, cap, payload_len, &h, NULL, 0);
+		if (rc == 0)
+			rc = ds_header_hash(id, &h);
+		DS_LOGD(MOD, "proposing a suffix block", " height=%" PRIu64 " round=%" PRIu64, height, round);
+		return rc;
+	}
+	if (rc < 0) {
+		DS_LOGW(MOD, "cannot propose: parent not executed far enough", " err=%s", ds_errname(rc));
+		return rc;
+	}
+	rc = ds_chain_next_header(n->chain, &h, ph, parent_id, (const uint8_t(*)[DS_HASH_LEN])pend,
+				  (size_t)np);
 	if (rc == DS_EAGAIN && ph->exec_height <= ds__node_commit_queued(n)) {
 		ds__node_commit_wait(n, ph->exec_height);
 		rc = ds_chain_next_header(n->chain, &h, ph, parent_id,
@@ -308,7 +330,6 @@ static int io_propose(void *ctx, uint8_t id[DS_HASH_LEN], uint8_t *payload, size
 	if (h.height != height || h.epoch != epoch)
 		return DS_ESTATE;
 	h.round = round;
-	uint64_t now = ds_now_ms();
 	h.time_ms = now > ph->time_ms ? now : ph->time_ms + 1;
 	memcpy(h.proposer, n->key.pk, DS_PK_LEN);
 	/* Leave out what the uncommitted ancestors already carry. */
@@ -369,7 +390,7 @@ static int io_validate(void *ctx, const struct ds_cons_block *cb)
 		why = "header disagrees with the consensus block";
 		goto out;
 	}
-	if (memcmp(h->proposer, n->gen->g.valset.v[cb->round % n->n].pk, DS_PK_LEN) != 0) {
+	if (h->epoch != n->vs.epoch || memcmp(h->proposer, n->vs.v[cb->round % n->vs.n].pk, DS_PK_LEN) != 0) {
 		why = "proposer is not the round's leader";
 		goto out;
 	}
@@ -382,6 +403,27 @@ static int io_validate(void *ctx, const struct ds_cons_block *cb)
 	if (!ph || np < 0) {
 		rc = DS_ENOTFOUND;
 		why = "parent not held";
+		goto out;
+	}
+	rc = ph->epoch == h->epoch ? ds__node_past_change(n, ph, NULL) : 0;
+	if (rc == 1) {
+		/* A suffix block: exactly the empty header after the parent. */
+		struct ds_header want;
+		uint8_t a[DS_HEADER_MAX], e[DS_HEADER_MAX];
+		size_t al, el;
+		ds__node_suffix_header(&want, ph, cb->parent_id, h->round, h->time_ms, h->proposer);
+		rc = DS_EINVAL;
+		if (h->time_ms <= ph->time_ms)
+			why = "time is not after the parent's";
+		else if (ds_header_encode(a, sizeof(a), &al, h) != 0 ||
+			 ds_header_encode(e, sizeof(e), &el, &want) != 0 || al != el || memcmp(a, e, al) != 0)
+			why = "the epoch has ended: only an empty suffix block may follow";
+		else
+			rc = 0;
+		goto out;
+	}
+	if (rc < 0) {
+		why = "parent's exec height not executed here yet";
 		goto out;
 	}
 	rc = ds_chain_check_header(n->chain, h, ph, cb->parent_id, (const uint8_t(*)[DS_HASH_LEN])pend,
@@ -509,6 +551,12 @@ void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
 static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const struct ds_qc *qc)
 {
 	struct ds_node *n = ctx;
+	if (n->epoch_ended) {
+		/* A suffix block: never part of the chain (PROTOCOL §11). */
+		DS_LOGD(MOD, "suffix block decided", " height=%" PRIu64 " round=%" PRIu64, cb->height,
+			cb->round);
+		return 0;
+	}
 	if (cb->height <= ds__node_commit_queued(n) && cb->height > n->tip.height)
 		ds__node_commit_idle(n); /* not expected: settle, then compare */
 	if (cb->height <= n->tip.height) {
@@ -537,9 +585,35 @@ static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const st
 		ds__node_fail(n, rc, "committed block does not decode");
 		return rc;
 	}
+	/* The epoch's end block? Its QC may name a suffix block: the suffix
+	 * headers go to the chain as its finality evidence. */
+	struct ds_buf suffix;
+	ds_buf_init(&suffix);
+	int end = ds__node_past_change(n, &b.header, NULL);
+	if (end < 0) {
+		ds__node_fail(n, end, "committed block's exec height is not executed here");
+		return end;
+	}
+	if (end) {
+		if (qc->vote.commit_height > cb->height)
+			rc = ds__node_suffix_evidence(n, cb->id, cb->height, qc->vote.commit_hash,
+						      qc->vote.commit_height, &suffix);
+		if (rc) {
+			ds_buf_free(&suffix);
+			ds__node_fail(n, rc, "cannot gather the suffix of an epoch end");
+			return rc;
+		}
+		n->epoch_ended = true;
+		n->reconf = true;
+		memcpy(n->end_root.id, cb->id, DS_HASH_LEN);
+		n->end_root.round = 0;
+		n->end_root.height = cb->height;
+	}
 	bool *pre = calloc(b.header.tx_count ? b.header.tx_count : 1, sizeof(bool));
-	if (!pre)
+	if (!pre) {
+		ds_buf_free(&suffix);
 		return DS_ENOMEM;
+	}
 	size_t pos = 0, i = 0;
 	const uint8_t *tx;
 	size_t tl;
@@ -553,7 +627,9 @@ static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const st
 	/* Executing and writing happen on the committer thread (node_commit.c):
 	 * consensus goes on while the disk works. The block stays in the
 	 * pending map until it is durable. */
-	rc = ds__node_commit_enqueue(n, cb->payload, cb->payload_len, cb->height, qc, pre);
+	rc = ds__node_commit_enqueue(n, cb->payload, cb->payload_len, cb->height, qc, pre, suffix.data,
+				     suffix.len);
+	ds_buf_free(&suffix);
 	if (rc) {
 		ds__node_fail(n, rc, "cannot queue a commit");
 		return rc;
@@ -588,7 +664,9 @@ static void drain(struct ds_node *n)
 	while (n->cons && budget-- > 0 && ds_cons_next_action(n->cons, &a)) {
 		switch (a.kind) {
 		case DS_CONS_ACT_SEND:
-			(void)ds__node_send(n, a.to, DS__NODE_FRAME_CONS, a.msg, a.len);
+			if (a.to < n->vs.n && n->peer_of_vidx[a.to] != UINT32_MAX)
+				(void)ds__node_send(n, n->peer_of_vidx[a.to], DS__NODE_FRAME_CONS, a.msg,
+						    a.len);
 			break;
 		case DS_CONS_ACT_BROADCAST:
 			(void)ds__node_send(n, UINT32_MAX, DS__NODE_FRAME_CONS, a.msg, a.len);
@@ -621,19 +699,32 @@ static void check_core(struct ds_node *n, int rc, const char *what)
 	ds__node_fail(n, rc, why);
 }
 
+/* After each call into the core: an epoch end it decided starts the next
+ * epoch (never from inside a core callback). */
+static void after_core(struct ds_node *n)
+{
+	if (n->reconf && !n->fatal)
+		ds__node_next_epoch(n);
+}
+
 static void on_cons_timer(void *arg)
 {
 	struct ds_node *n = arg;
 	if (!n->cons || n->stopping)
 		return;
 	check_core(n, ds_cons_on_timer(n->cons, ds_loop_now_ms(n->loop)), "timer");
+	after_core(n);
 }
 
 void ds__node_cons_deliver(struct ds_node *n, uint32_t from, const uint8_t *msg, size_t len)
 {
-	if (!n->cons || n->stopping)
+	/* from: a node index; the core speaks validator indexes. */
+	if (!n->cons || n->stopping || from >= n->n || n->vidx_of_peer[from] == UINT32_MAX)
 		return;
-	check_core(n, ds_cons_on_message(n->cons, ds_loop_now_ms(n->loop), from, msg, len), "message");
+	check_core(n, ds_cons_on_message(n->cons, ds_loop_now_ms(n->loop), n->vidx_of_peer[from], msg,
+					   len),
+		   "message");
+	after_core(n);
 }
 
 static const struct ds_cons_io cons_io = {
@@ -647,24 +738,28 @@ static const struct ds_cons_io cons_io = {
 	.load_block = io_load_block,
 };
 
-/* (Re)creates the core on the committed tip with the persisted safety
- * state: at start, and after block sync moved the tip behind its back. */
-int ds__node_cons_restart(struct ds_node *n)
+/* A new core for the epoch of validator set vs whose root (final by fiat)
+ * is `genesis`, started on the committed block `root` with the persisted
+ * safety state (state of an older epoch is ignored by the core). */
+int ds__node_cons_begin(struct ds_node *n, const struct ds_valset *vs,
+			const struct ds_cons_root *genesis, const struct ds_cons_root *root)
 {
 	if (n->cons) {
 		ds_cons_free(n->cons);
 		n->cons = NULL;
 	}
 	ds_timer_stop(n->cons_timer);
+	n->epoch_ended = false;
+	n->reconf = false;
+	ds__node_set_epoch(n, vs);
 	struct ds_cons_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.chain_id, sizeof(cfg.chain_id), "%s", n->gen->g.chain_id);
-	cfg.epoch = n->gen->g.valset.epoch;
-	cfg.valset = n->gen->g.valset;
-	cfg.self_index = n->self;
-	memcpy(cfg.genesis.id, n->genesis_hash, DS_HASH_LEN);
+	cfg.epoch = vs->epoch;
+	cfg.valset = *vs;
+	cfg.self_index = n->vself;
+	cfg.genesis = *genesis;
 	cfg.genesis.round = 0;
-	cfg.genesis.height = 0;
 	cfg.base_timeout_ms = n->gen->round_timeout_ms;
 	cfg.max_timeout_ms = n->gen->round_timeout_max_ms;
 	cfg.payload_max_bytes = DS_CONS_PAYLOAD_MAX;
@@ -673,12 +768,8 @@ int ds__node_cons_restart(struct ds_node *n)
 	int rc = ds_cons_new(&n->cons, &cfg, &io);
 	if (rc)
 		return rc;
-	struct ds_cons_root root;
-	memcpy(root.id, n->tip.hash, DS_HASH_LEN);
-	root.round = n->tip.header.round;
-	root.height = n->tip.height;
 	n->m.last = *ds_cons_stats(n->cons);
-	rc = ds_cons_start(n->cons, ds_loop_now_ms(n->loop), n->safety, n->safety_len, &root);
+	rc = ds_cons_start(n->cons, ds_loop_now_ms(n->loop), n->safety, n->safety_len, root);
 	if (rc) {
 		ds_cons_free(n->cons);
 		n->cons = NULL;
@@ -686,9 +777,61 @@ int ds__node_cons_restart(struct ds_node *n)
 	}
 	n->sync_applied = false;
 	drain(n);
-	DS_LOGI(MOD, "consensus started", " height=%" PRIu64 " round=%" PRIu64, n->tip.height,
-		ds_cons_round(n->cons));
+	DS_LOGI(MOD, "consensus started",
+		" epoch=%" PRIu64 " height=%" PRIu64 " round=%" PRIu64 " role=%s", vs->epoch,
+		root->height, ds_cons_round(n->cons), n->vself == UINT32_MAX ? "observer" : "validator");
 	return 0;
+}
+
+/* Block hash at a committed height (0: genesis). */
+static int hash_at(struct ds_node *n, uint64_t height, uint8_t out[DS_HASH_LEN])
+{
+	if (height == 0) {
+		memcpy(out, n->genesis_hash, DS_HASH_LEN);
+		return 0;
+	}
+	struct ds_buf blk, qc;
+	ds_buf_init(&blk);
+	ds_buf_init(&qc);
+	struct ds_block b;
+	int rc = ds_chain_block(n->chain, height, &blk, &qc);
+	if (rc == 0)
+		rc = ds_block_decode(&b, blk.data, blk.len);
+	if (rc == 0)
+		rc = ds_header_hash(out, &b.header);
+	ds_buf_free(&blk);
+	ds_buf_free(&qc);
+	return rc;
+}
+
+/* (Re)creates the core on the committed tip: at start, and after block sync
+ * moved the tip behind its back. The epoch is the tip's, or the next one
+ * when the tip is its epoch's end block. */
+int ds__node_cons_restart(struct ds_node *n)
+{
+	struct ds_cons_root root, genesis;
+	memcpy(root.id, n->tip.hash, DS_HASH_LEN);
+	root.round = n->tip.header.round;
+	root.height = n->tip.height;
+	struct ds_chain_change ch;
+	struct ds_valset vs;
+	int rc = ds_chain_change(n->chain, &ch);
+	if (rc)
+		return rc;
+	if (n->tip.height > 0 && ds_chain_past_change(&ch, &n->tip.header)) {
+		vs = ch.valset;
+		genesis = root;
+	} else {
+		uint64_t epoch = n->tip.height > 0 ? n->tip.header.epoch : 0, rh;
+		if ((rc = ds_chain_valset(n->chain, epoch, &vs)) != 0 ||
+		    (rc = ds_chain_epoch_root(n->chain, epoch, &rh)) != 0)
+			return rc;
+		genesis.height = rh;
+		if ((rc = hash_at(n, rh, genesis.id)) != 0)
+			return rc;
+	}
+	genesis.round = 0;
+	return ds__node_cons_begin(n, &vs, &genesis, &root);
 }
 
 /* ---------------------------------------------------------------- net --- */
@@ -794,17 +937,17 @@ void ds__node_refresh_status(struct ds_node *n)
 	s->last_block_time_ms = n->tip.header.time_ms;
 	s->txs_total = n->tip.txs_total;
 	s->round = n->cons ? ds_cons_round(n->cons) : 0;
-	s->epoch = n->gen->g.valset.epoch;
 	s->mempool_txs = ds_mempool_count(n->mp);
 	s->mempool_bytes = ds_mempool_bytes(n->mp);
 	s->peers_connected = ns.peers_connected;
 	s->syncing = n->syncing;
 	if (n->cons)
 		s->cons = *ds_cons_stats(n->cons);
-	for (uint32_t i = 0; i < n->n; i++) {
+	for (uint32_t i = 0; i < n->vs.n; i++) {
 		struct ds_node_validator_status *v = &s->validators[i];
-		v->connected = i == n->self || (n->net && ds_net_peer_connected(n->net, i));
-		v->last_seen_ms = i == n->self ? ds_now_ms() : n->last_seen_ms[i];
+		uint32_t p = n->peer_of_vidx[i];
+		v->connected = p == n->self || (p != UINT32_MAX && n->net && ds_net_peer_connected(n->net, p));
+		v->last_seen_ms = p == n->self ? ds_now_ms() : p != UINT32_MAX ? n->last_seen_ms[p] : 0;
 	}
 	pthread_mutex_unlock(&n->st_lock);
 	ds_metric_set(n->m.mempool_txs, (int64_t)s->mempool_txs);
@@ -1129,20 +1272,22 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 		snprintf(path, sizeof(path), "%s/../genesis.json", n->home);
 	if ((rc = ds_node_genesis_load(n->gen, path, err, err_cap)))
 		goto fail;
-	n->n = n->gen->g.valset.n;
+	n->n = n->gen->nnodes;
 	n->self = UINT32_MAX;
 	for (uint32_t i = 0; i < n->n; i++)
-		if (memcmp(n->gen->g.valset.v[i].pk, n->key.pk, DS_PK_LEN) == 0)
+		if (memcmp(n->gen->node_pk[i], n->key.pk, DS_PK_LEN) == 0)
 			n->self = i;
 	if (n->self == UINT32_MAX) {
 		char hex[2 * DS_PK_LEN + 1];
 		ds_keyfile_pk_to_hex(hex, n->key.pk);
 		rc = DS_EPERM;
 		ds__node_err(err, err_cap,
-			     "this node's key %.16s... is not in the genesis validator set (observer nodes are not supported yet)",
+			     "this node's key %.16s... is neither a validator nor an observer in genesis.json",
 			     hex);
 		goto fail;
 	}
+	n->vs = n->gen->g.valset;
+	n->vself = n->self < n->vs.n ? n->self : UINT32_MAX;
 	/* Blocks execute with the system modules, kv and the role authorizer
 	 * (node_gov.c); before the chain opens, which replays from the store. */
 	ds_chain_register_modules();
@@ -1214,7 +1359,7 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 			goto fail;
 		}
 		for (uint32_t i = 0; i < n->n; i++) {
-			memcpy(peers[i].pk, n->gen->g.valset.v[i].pk, DS_PK_LEN);
+			memcpy(peers[i].pk, n->gen->node_pk[i], DS_PK_LEN);
 			rc = ds_node_parse_hostport(peers[i].host, sizeof(peers[i].host), &peers[i].port,
 						    n->gen->p2p[i]);
 			DS_ASSERT(rc == 0); /* checked by the genesis parser */
@@ -1248,18 +1393,9 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	/* Static part of the status snapshot. */
 	snprintf(n->st->chain_id, sizeof(n->st->chain_id), "%s", n->gen->g.chain_id);
 	snprintf(n->st->node_id, sizeof(n->st->node_id), "%s", n->cfg.node_id);
-	n->st->self_index = n->self;
-	n->st->nvalidators = n->n;
 	n->started_ms = ds_now_ms();
 	n->st->started_ms = n->started_ms;
-	for (uint32_t i = 0; i < n->n; i++) {
-		struct ds_node_validator_status *v = &n->st->validators[i];
-		v->index = i;
-		v->self = i == n->self;
-		snprintf(v->name, sizeof(v->name), "%s", n->gen->names[i]);
-		snprintf(v->p2p, sizeof(v->p2p), "%s", n->gen->p2p[i]);
-		ds_keyfile_pk_to_hex(v->public_key, n->gen->g.valset.v[i].pk);
-	}
+	ds__node_set_epoch(n, &n->gen->g.valset); /* until consensus starts on the tip's epoch */
 	ds__node_refresh_status(n);
 
 	char ahost[64];
@@ -1311,7 +1447,7 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	char pk[2 * DS_PK_LEN + 1];
 	ds_keyfile_pk_to_hex(pk, n->key.pk);
 	DS_LOGI(MOD, "node opened",
-		" node=%s chain=%s index=%u validators=%u height=%" PRIu64 " p2p=%s api=%s key=%.16s",
+		" node=%s chain=%s index=%u nodes=%u height=%" PRIu64 " p2p=%s api=%s key=%.16s",
 		n->cfg.node_id, n->gen->g.chain_id, n->self, n->n, n->tip.height, n->cfg.p2p_listen,
 		n->cfg.api_listen, pk);
 	*out = n;

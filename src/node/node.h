@@ -44,8 +44,13 @@ struct ds_node_org {
  * ds_node_genesis_state); the parser leaves them empty. */
 struct ds_node_genesis {
 	struct ds_genesis g;                 /* chain id, time, valset, params */
-	char names[DS_VALIDATORS_MAX][DS_NODE_ID_MAX + 1]; /* validator names */
-	char p2p[DS_VALIDATORS_MAX][DS_NODE_ADDR_MAX + 1]; /* validator addresses */
+	/* The network: the epoch-0 validators (indexes 0..valset.n-1) followed by
+	 * the observers of genesis.json (valset.n..nnodes-1). Later epochs'
+	 * validators must be among these nodes to be reached. */
+	uint32_t nnodes;
+	char names[DS_VALIDATORS_MAX][DS_NODE_ID_MAX + 1];  /* node names */
+	char p2p[DS_VALIDATORS_MAX][DS_NODE_ADDR_MAX + 1];  /* node addresses */
+	uint8_t node_pk[DS_VALIDATORS_MAX][DS_PK_LEN];      /* node keys */
 	uint64_t round_timeout_ms;           /* consensus base timeout */
 	uint64_t round_timeout_max_ms;       /* back-off cap */
 	uint64_t empty_block_interval_ms;    /* idle pacing, < round_timeout_ms */

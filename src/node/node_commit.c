@@ -27,6 +27,8 @@ struct ds__cjob {
 	uint8_t *payload; /* owned */
 	size_t len;
 	bool *pre; /* owned, tx_count entries */
+	uint8_t *suffix; /* owned: an epoch end's suffix headers, or NULL */
+	size_t suffix_len;
 	int rc;
 	struct ds_qc qc;
 };
@@ -68,7 +70,8 @@ static void *committer_main(void *arg)
 		j->next = NULL;
 		int failed = c->failed;
 		pthread_mutex_unlock(&c->lock);
-		int rc = failed ? DS_ECLOSED : ds_chain_commit(n->chain, j->payload, j->len, &j->qc, j->pre);
+		int rc = failed ? DS_ECLOSED : ds_chain_commit_end(n->chain, j->payload, j->len, &j->qc, j->pre,
+									j->suffix, j->suffix_len);
 		pthread_mutex_lock(&c->lock);
 		j->rc = rc;
 		if (rc && !c->failed)
@@ -100,6 +103,7 @@ static void job_free(struct ds__cjob *j)
 {
 	free(j->payload);
 	free(j->pre);
+	free(j->suffix);
 	free(j);
 }
 
@@ -140,7 +144,7 @@ uint64_t ds__node_commit_queued(const struct ds_node *n)
 }
 
 int ds__node_commit_enqueue(struct ds_node *n, const uint8_t *payload, size_t len, uint64_t height,
-			    const struct ds_qc *qc, bool *pre)
+			    const struct ds_qc *qc, bool *pre, const uint8_t *suffix, size_t suffix_len)
 {
 	if (!n->committer) {
 		int rc = committer_start(n);
@@ -153,13 +157,19 @@ int ds__node_commit_enqueue(struct ds_node *n, const uint8_t *payload, size_t le
 	DS_ASSERT(height == ds__node_commit_queued(n) + 1);
 	struct ds__cjob *j = calloc(1, sizeof(*j));
 	uint8_t *copy = malloc(len ? len : 1);
-	if (!j || !copy) {
+	uint8_t *sfx = suffix_len ? malloc(suffix_len) : NULL;
+	if (!j || !copy || (suffix_len && !sfx)) {
 		free(j);
 		free(copy);
+		free(sfx);
 		free(pre);
 		return DS_ENOMEM;
 	}
 	memcpy(copy, payload, len);
+	if (suffix_len)
+		memcpy(sfx, suffix, suffix_len);
+	j->suffix = sfx;
+	j->suffix_len = suffix_len;
 	j->payload = copy;
 	j->len = len;
 	j->pre = pre;

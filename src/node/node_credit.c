@@ -200,7 +200,7 @@ static int record_get(struct ds_chain *c, const char *id, size_t id_len, struct 
 /* The organisation of validator index `want` (want < n->n), or with
  * org != NULL the validator index of organisation `org`, from the governed
  * validator set (sys/valset: {epoch, validators: [{pk, addr, org}]}).
- * Validator indexes are positions in the genesis set, which the net uses. */
+ * Indexes are positions in the genesis node list, which the net uses. */
 static int valset_lookup(struct ds_node *n, uint32_t want, char out_org[DS__CREDIT_ORG_MAX + 1],
 			 const char *org, uint32_t *out_idx)
 {
@@ -231,7 +231,7 @@ static int valset_lookup(struct ds_node *n, uint32_t want, char out_org[DS__CRED
 			continue;
 		uint32_t idx = UINT32_MAX;
 		for (uint32_t i = 0; i < n->n; i++)
-			if (memcmp(n->gen->g.valset.v[i].pk, pk.p, DS_PK_LEN) == 0)
+			if (memcmp(n->gen->node_pk[i], pk.p, DS_PK_LEN) == 0)
 				idx = i;
 		if (idx == UINT32_MAX)
 			continue;

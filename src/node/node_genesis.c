@@ -6,46 +6,61 @@
 #include <stdio.h>
 #include <string.h>
 
-static int parse_validators(struct ds_node_genesis *g, json_t *arr, char *err, size_t cap)
+/* Validators (observers false) or observers (true): appended to the node
+ * list; validators also make the epoch-0 set. */
+static int parse_nodes(struct ds_node_genesis *g, json_t *arr, bool observers, char *err, size_t cap)
 {
-	static const struct ds__node_jfield f[] = {
+	static const struct ds__node_jfield fv[] = {
 		{"name", DS__NODE_JSTR, true},
 		{"public_key", DS__NODE_JSTR, true},
 		{"p2p", DS__NODE_JSTR, true},
 		{"power", DS__NODE_JUINT, false},
 		{"org", DS__NODE_JSTR, false},
 	};
+	static const struct ds__node_jfield fo[] = {
+		{"name", DS__NODE_JSTR, true},
+		{"public_key", DS__NODE_JSTR, true},
+		{"p2p", DS__NODE_JSTR, true},
+	};
+	const char *what = observers ? "observers" : "validators";
 	size_t n = json_array_size(arr);
-	if (n == 0 || n > DS_VALIDATORS_MAX) {
-		ds__node_err(err, cap, "genesis: \"validators\" must hold 1..%d entries",
-			     DS_VALIDATORS_MAX);
+	if ((!observers && n == 0) || g->nnodes + n > DS_VALIDATORS_MAX) {
+		ds__node_err(err, cap, "genesis: \"%s\" must hold %s..%d entries (validators and observers together at most %d)",
+			     what, observers ? "0" : "1", DS_VALIDATORS_MAX, DS_VALIDATORS_MAX);
 		return DS_ERANGE;
 	}
-	g->g.valset.epoch = 0;
-	g->g.valset.n = (uint32_t)n;
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = json_array_get(arr, i);
+	if (!observers) {
+		g->g.valset.epoch = 0;
+		g->g.valset.n = (uint32_t)n;
+	}
+	for (size_t k = 0; k < n; k++) {
+		uint32_t i = g->nnodes;
+		json_t *v = json_array_get(arr, k);
 		char where[48];
-		snprintf(where, sizeof(where), "genesis: validators[%zu]", i);
-		int rc = ds__node_json_check(v, where, f, DS_ARRAY_LEN(f), err, cap);
+		snprintf(where, sizeof(where), "genesis: %s[%zu]", what, k);
+		int rc = observers ? ds__node_json_check(v, where, fo, DS_ARRAY_LEN(fo), err, cap)
+				   : ds__node_json_check(v, where, fv, DS_ARRAY_LEN(fv), err, cap);
 		char pkhex[2 * DS_PK_LEN + 2] = "";
 		uint64_t power = 1;
 		if (rc || (rc = ds__node_json_str(g->names[i], sizeof(g->names[i]), v, "name", where,
 						  err, cap)) ||
 		    (rc = ds__node_json_str(pkhex, sizeof(pkhex), v, "public_key", where, err, cap)) ||
 		    (rc = ds__node_json_str(g->p2p[i], sizeof(g->p2p[i]), v, "p2p", where, err, cap)) ||
-		    (rc = ds__node_json_uint(&power, v, "power", 1, 1, where, err, cap)))
+		    (!observers && (rc = ds__node_json_uint(&power, v, "power", 1, 1, where, err, cap))))
 			return rc;
 		if (!ds__node_name_valid(g->names[i])) {
 			ds__node_err(err, cap, "%s: \"name\" must be 1..%d of a-z 0-9 . _ -", where,
 				     DS_NODE_ID_MAX);
 			return DS_EINVAL;
 		}
-		if (ds_keyfile_pk_from_hex(g->g.valset.v[i].pk, pkhex) != 0) {
+		if (ds_keyfile_pk_from_hex(g->node_pk[i], pkhex) != 0) {
 			ds__node_err(err, cap, "%s: \"public_key\" must be 64 hex digits", where);
 			return DS_EINVAL;
 		}
-		g->g.valset.v[i].power = power;
+		if (!observers) {
+			memcpy(g->g.valset.v[i].pk, g->node_pk[i], DS_PK_LEN);
+			g->g.valset.v[i].power = power;
+		}
 		char host[64];
 		uint16_t port;
 		if (ds_node_parse_hostport(host, sizeof(host), &port, g->p2p[i]) != 0) {
@@ -54,20 +69,22 @@ static int parse_validators(struct ds_node_genesis *g, json_t *arr, char *err, s
 				     where, g->p2p[i]);
 			return DS_EINVAL;
 		}
-		for (size_t k = 0; k < i; k++) {
-			if (memcmp(g->g.valset.v[k].pk, g->g.valset.v[i].pk, DS_PK_LEN) == 0) {
-				ds__node_err(err, cap, "%s: public key repeats validators[%zu]", where, k);
+		for (uint32_t j = 0; j < i; j++) {
+			const char *other = j < g->g.valset.n ? "a validator" : "an observer";
+			if (memcmp(g->node_pk[j], g->node_pk[i], DS_PK_LEN) == 0) {
+				ds__node_err(err, cap, "%s: public key repeats %s (%s)", where, other, g->names[j]);
 				return DS_EINVAL;
 			}
-			if (strcmp(g->names[k], g->names[i]) == 0) {
-				ds__node_err(err, cap, "%s: name repeats validators[%zu]", where, k);
+			if (strcmp(g->names[j], g->names[i]) == 0) {
+				ds__node_err(err, cap, "%s: name repeats %s (%s)", where, other, g->names[j]);
 				return DS_EINVAL;
 			}
-			if (strcmp(g->p2p[k], g->p2p[i]) == 0) {
-				ds__node_err(err, cap, "%s: address repeats validators[%zu]", where, k);
+			if (strcmp(g->p2p[j], g->p2p[i]) == 0) {
+				ds__node_err(err, cap, "%s: address repeats %s (%s)", where, other, g->names[j]);
 				return DS_EINVAL;
 			}
 		}
+		g->nnodes++;
 	}
 	return 0;
 }
@@ -125,6 +142,7 @@ int ds_node_genesis_parse(struct ds_node_genesis *out, const char *text, size_t 
 		{"validators", DS__NODE_JARR, true},
 		{"organisations", DS__NODE_JARR, true},
 		{"governance", DS__NODE_JOBJ, false},
+		{"observers", DS__NODE_JARR, false},
 	};
 	static const struct ds__node_jfield params[] = {
 		{"max_tx_lifetime", DS__NODE_JUINT, true},
@@ -185,7 +203,8 @@ int ds_node_genesis_parse(struct ds_node_genesis *out, const char *text, size_t 
 			     "genesis: params: \"empty_block_interval_ms\" must be below \"round_timeout_ms\"");
 		goto fail;
 	}
-	if ((rc = parse_validators(g, json_object_get(j, "validators"), err, err_cap)) ||
+	if ((rc = parse_nodes(g, json_object_get(j, "validators"), false, err, err_cap)) ||
+	    (rc = parse_nodes(g, json_object_get(j, "observers"), true, err, err_cap)) ||
 	    (rc = parse_orgs(g, json_object_get(j, "organisations"), err, err_cap)))
 		goto fail;
 	if (g->governance_threshold > g->norgs) {
@@ -261,6 +280,21 @@ int ds_node_genesis_format(struct ds_buf *out, const struct ds_node_genesis *g)
 		json_array_append_new(vs, v);
 	}
 	json_object_set_new(j, "validators", vs);
+	if (g->nnodes > g->g.valset.n) {
+		json_t *obs = json_array();
+		if (!obs) {
+			json_decref(j);
+			json_decref(os);
+			return DS_ENOMEM;
+		}
+		for (uint32_t i = g->g.valset.n; i < g->nnodes; i++) {
+			char hex[2 * DS_PK_LEN + 1];
+			ds_keyfile_pk_to_hex(hex, g->node_pk[i]);
+			json_array_append_new(obs, json_pack("{s:s,s:s,s:s}", "name", g->names[i],
+							     "public_key", hex, "p2p", g->p2p[i]));
+		}
+		json_object_set_new(j, "observers", obs);
+	}
 	for (uint32_t i = 0; i < g->norgs; i++) {
 		char hex[2 * DS_PK_LEN + 1];
 		ds_keyfile_pk_to_hex(hex, g->orgs[i].admin_pk);

@@ -180,13 +180,31 @@ static json_t *qc_json(struct ds_chain *c, const uint8_t *p, size_t n, uint64_t 
 	/* A QC that commits a descendant proves this block final only with
 	 * the headers linking them; send them so a client needs nothing else. */
 	if (qc.vote.commit_height > height && qc.vote.commit_height - height <= DS_HTTP_QC_CHAIN_MAX) {
+		/* Past an epoch's end block the chain continues with its suffix
+		 * headers (the QC was formed in that epoch: PROTOCOL §11). */
 		json_t *chain = json_array();
+		struct ds_buf sfx;
+		ds_buf_init(&sfx);
+		struct ds_dec d;
+		bool in_sfx = false;
 		for (uint64_t k = height + 1; chain && k <= qc.vote.commit_height; k++) {
 			json_t *hx = NULL;
-			if (header_hex_at(c, k, &hx) != 0)
+			if (!in_sfx && ds_chain_suffix(c, k - 1, &sfx) == 0 && sfx.len > 0 && !sfx.err) {
+				ds_dec_init(&d, sfx.data, sfx.len);
+				in_sfx = true;
+			}
+			if (in_sfx) {
+				const uint8_t *hp;
+				size_t hl;
+				ds_dec_bytes(&d, &hp, &hl, DS_HEADER_MAX);
+				if (d.err || !(hx = jhex(hp, hl)))
+					break;
+			} else if (header_hex_at(c, k, &hx) != 0) {
 				break; /* not stored yet: the client will say what is missing */
+			}
 			json_array_append_new(chain, hx);
 		}
+		ds_buf_free(&sfx);
 		set(o, "chain", chain);
 	}
 	return o;

@@ -8,6 +8,7 @@
 #include "keyfile/keyfile.h"
 #include "mempool/mempool.h"
 #include "net/net.h"
+#include "chain/chain.h"
 #include "node/node.h"
 
 /* ---- strict JSON helpers (node_config.c) ---- */
@@ -110,8 +111,19 @@ struct ds_node {
 	struct ds_node_config cfg;
 	struct ds_node_genesis *gen;
 	struct ds_key key;
-	uint32_t self;
-	uint32_t n;
+	uint32_t self; /* own index in the node list (genesis validators, then observers) */
+	uint32_t n;    /* nodes in that list: the net's peers */
+
+	/* The consensus epoch (node_epoch.c): its validator set, own index in
+	 * it (UINT32_MAX: observer), and validator <-> node index maps
+	 * (UINT32_MAX: none). */
+	struct ds_valset vs;
+	uint32_t vself;
+	uint32_t vidx_of_peer[DS_VALIDATORS_MAX];
+	uint32_t peer_of_vidx[DS_VALIDATORS_MAX];
+	bool epoch_ended;        /* this epoch's end block was decided */
+	bool reconf;             /* start the next epoch after the current core call */
+	struct ds_cons_root end_root; /* that end block */
 
 	ds_loop *loop;
 	ds_net *net;
@@ -183,6 +195,11 @@ struct ds_node {
 /* node.c */
 void ds__node_fail(struct ds_node *n, int err, const char *why);
 int ds__node_cons_restart(struct ds_node *n) DS_MUST_USE;
+/* A new core for set vs, rooted at genesis (the epoch's root, final by
+ * fiat), started on the committed block root. */
+int ds__node_cons_begin(struct ds_node *n, const struct ds_valset *vs,
+			const struct ds_cons_root *genesis, const struct ds_cons_root *root) DS_MUST_USE;
+struct ds__pblock *ds__node_pb_find(struct ds_node *n, const uint8_t id[DS_HASH_LEN]);
 /* tip: the chain tip after this block, or NULL to read it from the chain. */
 void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
 			   const struct ds_block *b, const struct ds_chain_tip *tip);
@@ -203,10 +220,13 @@ void ds__node_release_held(struct ds_node *n);
  * their own, in order; all of these run on the loop thread. */
 /* Highest height handed to the committer, or the tip when none waits. */
 uint64_t ds__node_commit_queued(const struct ds_node *n);
-/* Queues block `height` (= queued + 1; payload and qc copied, pre owned
- * in every case). Blocks while DS__NODE_COMMIT_QMAX blocks wait. */
+/* Queues block `height` (= queued + 1; payload, qc and suffix copied, pre
+ * owned in every case). suffix: an epoch end's suffix headers
+ * (ds_chain_commit_end), else NULL/0. Blocks while DS__NODE_COMMIT_QMAX
+ * blocks wait. */
 int ds__node_commit_enqueue(struct ds_node *n, const uint8_t *payload, size_t len, uint64_t height,
-			    const struct ds_qc *qc, bool *pre) DS_MUST_USE;
+			    const struct ds_qc *qc, bool *pre, const uint8_t *suffix,
+			    size_t suffix_len) DS_MUST_USE;
 /* Waits until `height` is durable on the chain, or nothing is queued, or
  * the committer failed. Does not touch loop state (n->tip lags until reap). */
 void ds__node_commit_wait(struct ds_node *n, uint64_t height);
@@ -218,6 +238,26 @@ void ds__node_commit_idle(struct ds_node *n);
 /* Writes what is queued, joins the thread, frees it (before the chain and
  * the loop are closed). */
 void ds__node_commit_stop(struct ds_node *n);
+
+/* node_epoch.c: epochs (docs/PROTOCOL.md §11 "Epochs") */
+/* Installs vs as the consensus set: index maps and the status list. */
+void ds__node_set_epoch(struct ds_node *n, const struct ds_valset *vs);
+/* 1 if ph is past its epoch's validator change (its children in the same
+ * epoch are suffix blocks), 0 if not; DS_EAGAIN when ph's exec height is
+ * not executed here; ch (optional) gets the pending change. */
+int ds__node_past_change(struct ds_node *n, const struct ds_header *ph,
+			 struct ds_chain_change *ch) DS_MUST_USE;
+/* The suffix header after ph (parent id pid) at round, time, proposer. */
+void ds__node_suffix_header(struct ds_header *h, const struct ds_header *ph,
+			    const uint8_t pid[DS_HASH_LEN], uint64_t round, uint64_t time_ms,
+			    const uint8_t proposer[DS_PK_LEN]);
+/* The suffix headers from the block after `end` (height end_height) up to
+ * the block `to` (a pending descendant), as ds_chain_commit_end wants them. */
+int ds__node_suffix_evidence(struct ds_node *n, const uint8_t end[DS_HASH_LEN], uint64_t end_height,
+			     const uint8_t to[DS_HASH_LEN], uint64_t to_height,
+			     struct ds_buf *out) DS_MUST_USE;
+/* After an end block was decided: a new core for the next epoch. */
+void ds__node_next_epoch(struct ds_node *n);
 
 /* node_sync.c */
 void ds__node_sync_request(struct ds_node *n, uint32_t peer);

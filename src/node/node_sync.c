@@ -5,7 +5,9 @@
  *
  * request  = u8 3 || uvar from_height || uvar count (1..16)
  * response = u8 4 || uvar responder_tip || uvar count (0..16) ||
- *            count x (bytes block || bytes qc), heights from_height upwards */
+ *            count x (bytes block || bytes qc || bytes suffix), heights
+ *            from_height upwards; suffix: an epoch end's suffix headers
+ *            (ds_chain_suffix), empty for other blocks */
 #include "node/node_int.h"
 
 #include <inttypes.h>
@@ -45,17 +47,19 @@ void ds__node_sync_on_req(struct ds_node *n, uint32_t peer, const uint8_t *p, si
 		DS_LOGI(MOD, "malformed sync request", " peer=%s", n->gen->names[peer]);
 		return;
 	}
-	struct ds_buf body, blk, qc;
+	struct ds_buf body, blk, qc, sfx;
 	ds_buf_init(&body);
 	ds_buf_init(&blk);
 	ds_buf_init(&qc);
+	ds_buf_init(&sfx);
 	uint64_t k = 0;
 	for (uint64_t h = from; h <= n->tip.height && k < count; h++) {
 		ds_buf_reset(&blk);
 		ds_buf_reset(&qc);
-		if (ds_chain_block(n->chain, h, &blk, &qc) != 0)
+		ds_buf_reset(&sfx);
+		if (ds_chain_block(n->chain, h, &blk, &qc) != 0 || ds_chain_suffix(n->chain, h, &sfx) != 0)
 			break;
-		if (k > 0 && body.len + blk.len + qc.len > DS__NODE_SYNC_BYTES)
+		if (k > 0 && body.len + blk.len + qc.len + sfx.len > DS__NODE_SYNC_BYTES)
 			break;
 		uint8_t hdr[DS_UVAR_MAX_LEN];
 		struct ds_enc e;
@@ -72,6 +76,12 @@ void ds__node_sync_on_req(struct ds_node *n, uint32_t peer, const uint8_t *p, si
 			break;
 		ds_buf_append(&body, hdr, hl);
 		ds_buf_append(&body, qc.data, qc.len);
+		ds_enc_init(&e, hdr, sizeof(hdr));
+		ds_enc_uvar(&e, sfx.len);
+		if (ds_enc_finish(&e, &hl) != 0)
+			break;
+		ds_buf_append(&body, hdr, hl);
+		ds_buf_append(&body, sfx.data, sfx.len);
 		k++;
 	}
 	uint8_t head[2 * DS_UVAR_MAX_LEN];
@@ -92,6 +102,7 @@ void ds__node_sync_on_req(struct ds_node *n, uint32_t peer, const uint8_t *p, si
 	ds_buf_free(&body);
 	ds_buf_free(&blk);
 	ds_buf_free(&qc);
+	ds_buf_free(&sfx);
 }
 
 struct rblock {
@@ -100,18 +111,47 @@ struct rblock {
 	struct ds_block b;
 	uint8_t hash[DS_HASH_LEN];
 	struct ds_qc qc;
+	const uint8_t *sfx; /* suffix headers (ds_chain_commit_end checks them) */
+	size_t sfx_len;
 };
 
 /* True if block i's QC is proven for it by this response alone: it names
  * block i, or a later block j of the response (whose parent links back to
- * i were checked). */
+ * i were checked), or block i is an epoch end with suffix headers (which
+ * ds_chain_commit_end checks against the QC). */
+/* True if the suffix of end block r names (height, hash). */
+static bool suffix_names(const struct rblock *r, uint64_t height, const uint8_t hash[DS_HASH_LEN])
+{
+	struct ds_dec d;
+	ds_dec_init(&d, r->sfx, r->sfx_len);
+	for (uint64_t h = r->b.header.height + 1; ds_dec_left(&d) > 0 && h <= height; h++) {
+		const uint8_t *p;
+		size_t len;
+		struct ds_header hd;
+		uint8_t hh[DS_HASH_LEN];
+		ds_dec_bytes(&d, &p, &len, DS_HEADER_MAX);
+		if (d.err || ds_header_decode(&hd, p, len) != 0 || ds_header_hash(hh, &hd) != 0)
+			return false;
+		if (h == height)
+			return hd.height == height && memcmp(hh, hash, DS_HASH_LEN) == 0;
+	}
+	return false;
+}
+
 static bool qc_covers(const struct rblock *r, size_t i, size_t nr)
 {
 	const struct ds_vote_data *v = &r[i].qc.vote;
-	for (size_t j = i; j < nr; j++)
+	if (r[i].sfx_len > 0)
+		return true;
+	for (size_t j = i; j < nr; j++) {
 		if (v->commit_height == r[j].b.header.height &&
 		    memcmp(v->commit_hash, r[j].hash, DS_HASH_LEN) == 0)
 			return true;
+		/* A block decided with a later epoch end: its QC names a
+		 * suffix block of that end. */
+		if (r[j].sfx_len > 0 && v->commit_height > r[j].b.header.height)
+			return suffix_names(&r[j], v->commit_height, v->commit_hash);
+	}
 	return false;
 }
 
@@ -144,6 +184,7 @@ void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, s
 		size_t ql;
 		ds_dec_bytes(&d, &r[nr].p, &r[nr].len, DS_BLOCK_MAX);
 		ds_dec_bytes(&d, &q, &ql, DS_QC_MAX);
+		ds_dec_bytes(&d, &r[nr].sfx, &r[nr].sfx_len, DS_CHAIN_SUFFIX_MAX * (DS_HEADER_MAX + 4));
 		if (d.err || ds_block_decode(&r[nr].b, r[nr].p, r[nr].len) != 0 ||
 		    ds_header_hash(r[nr].hash, &r[nr].b.header) != 0 ||
 		    ds_qc_decode(&r[nr].qc, q, ql) != 0)
@@ -170,7 +211,8 @@ void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, s
 			continue;
 		if (h != n->tip.height + 1 || !qc_covers(r, i, nr))
 			break;
-		int rc = ds_chain_commit(n->chain, r[i].p, r[i].len, &r[i].qc, NULL);
+		int rc = ds_chain_commit_end(n->chain, r[i].p, r[i].len, &r[i].qc, NULL, r[i].sfx,
+					     r[i].sfx_len);
 		if (rc) {
 			DS_LOGW(MOD, "synced block refused", " peer=%s height=%" PRIu64 " err=%s",
 				n->gen->names[peer], h, ds_errname(rc));

@@ -95,8 +95,12 @@ struct ds_vm_host {
 	size_t caller_nroles; /* <= DS_VM_ROLES_MAX */
 	uint64_t block_height;
 	uint64_t block_time_ms;
-	/* Test/bench switch only: false disables the count hook. Must be true
-	 * on a node (without it nothing bounds a loop). */
+	/* Benchmarks only: no instruction hook; never for consensus. true
+	 * leaves out the count hook, so nothing bounds a loop and the
+	 * instruction figure is the charges alone (no VM instructions);
+	 * everything else (charges, logical memory, limits) is unchanged.
+	 * bench_vm compares calls with and without it to measure the hook's
+	 * cost. Every node leaves it false. */
 	bool no_meter;
 };
 

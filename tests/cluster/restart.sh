@@ -7,54 +7,19 @@
 # says why. TAP output. Needs $DANSHARI_BIN and curl. Every wait is bounded;
 # every process started here is killed by PID on exit.
 set -u
-BIN=${DANSHARI_BIN:-$PWD/build/danshari}
-T=$(mktemp -d "${TMPDIR:-/tmp}/ds-restart-XXXXXX") || exit 1
+TAG=restart
+. "$(dirname "$0")/../lib/cluster.sh"
 NET=$T/net
-PIDS=("" "" "" "")
-LOADPID=""
-cleanup() {
-	for p in "${PIDS[@]}" $LOADPID; do
-		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	if [ "${fails:-0}" -gt 0 ] && [ -d "$NET" ]; then
-		for l in "$NET"/*/node.log; do
-			[ -f "$l" ] && { echo "# --- tail of $l"; tail -n 15 "$l" | sed 's/^/# /'; }
-		done
-	fi
-	rm -rf "$T"
+PIDS=("" "" "" "" "") # nodes 0..3, then the load generator
+LOAD=4
+on_exit() { # after a failure: the end of every node's log
+	local l
+	[ "$fails" -gt 0 ] && [ -d "$NET" ] || return 0
+	for l in "$NET"/*/node.log; do [ -f "$l" ] && log_tail "$l" 30; done
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else nok "$what"; fi; }
-bail() { nok "$1"; echo "Bail out! $1"; exit 1; }
 
-# --- helpers (as in faults.sh) ------------------------------------------------
-wait_until() {
-	local end=$((SECONDS + $1)); shift
-	while [ $SECONDS -lt "$end" ]; do "$@" && return 0; sleep 0.2; done
-	"$@"
-}
-pick_base_port() {
-	local used b clash p
-	used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -un)
-	for _ in $(seq 1 50); do
-		b=$((20000 + (RANDOM % 350) * 100)); clash=0
-		for p in $used; do
-			if [ "$p" -ge "$b" ] && [ "$p" -lt $((b + 100)) ]; then clash=1; break; fi
-		done
-		[ $clash = 0 ] && { echo $b; return; }
-	done
-	echo 0
-}
-get() { curl -s -m 3 "${APIS[$1]}$2"; }
-height() { get "$1" /v1/status | grep -o '"height": *[0-9]*' | head -1 | grep -o '[0-9]*$'; }
-height_ge() { local h; h=$(height "$1"); [ -n "$h" ] && [ "$h" -ge "$2" ]; }
+# --- helpers (the node-process ones, and why restarts wait for free ports,
+# are in tests/lib/cluster.sh and faults.sh) ------------------------------------
 all_height_ge() { local i; for i in 0 1 2 3; do height_ge "$i" "$1" || return 1; done; }
 hashes() { curl -s -m 60 "${APIS[$1]}/v1/blocks/[1-$2]" | grep -o '"hash": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{64\}'; }
 txs_in() { curl -s -m 30 "${APIS[$1]}/v1/blocks/[$2-$3]" | grep -o '"tx_count": *[0-9]*' |
@@ -62,18 +27,6 @@ txs_in() { curl -s -m 30 "${APIS[$1]}/v1/blocks/[$2-$3]" | grep -o '"tx_count": 
 min_height() { local m="" h i; for i in "$@"; do h=$(height "$i"); [ -z "$h" ] && { echo 0; return; }
 	if [ -z "$m" ] || [ "$h" -lt "$m" ]; then m=$h; fi; done; echo "${m:-0}"; }
 max_height() { local m=0 h i; for i in "$@"; do h=$(height "$i"); [ -n "$h" ] && [ "$h" -gt "$m" ] && m=$h; done; echo $m; }
-start_node() {
-	"$BIN" node --home "$NET/${IDS[$1]}" >>"$NET/${IDS[$1]}/node.log" 2>&1 &
-	PIDS[$1]=$!
-}
-stop_node() {
-	local p=${PIDS[$1]} k
-	[ -n "$p" ] || return 0
-	kill -TERM "$p" 2>/dev/null
-	for k in $(seq 1 75); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-	if kill -0 "$p" 2>/dev/null; then kill -9 "$p"; wait "$p" 2>/dev/null; PIDS[$1]=""; return 124; fi
-	wait "$p"; local rc=$?; PIDS[$1]=""; return $rc
-}
 # Runs a node that must be refused: exit status and stderr into $T/ref.*
 refused_run() { # home
 	timeout -k 2 20 "$BIN" node --home "$1" >"$T/ref.out" 2>"$T/ref.err"
@@ -92,18 +45,18 @@ if ! "$BIN" --help 2>/dev/null | grep -q '^  node '; then
 	exit 0
 fi
 command -v curl >/dev/null || { echo "ok 1 # SKIP curl is not installed"; echo "1..1"; exit 0; }
-BASE=$(pick_base_port)
+BASE=$(pick_ports 100) # the second consortium below takes BASE + 50
 [ "$BASE" != 0 ] || bail "no free block of ports on loopback"
+echo "# base port $BASE, dir $T"
 timeout 60 "$BIN" init --nodes 4 --dir "$NET" --base-port "$BASE" >"$T/init.out" 2>&1 ||
 	{ sed 's/^/# /' "$T/init.out"; bail "danshari init --nodes 4"; }
-mapfile -t APIS < <(grep -o '"api": *"[^"]*"' "$NET/nodes.json" | sed 's/.*"\(http[^"]*\)"/\1/')
-mapfile -t IDS < <(grep -o '"id": *"[^"]*"' "$NET/nodes.json" | sed 's/.*: *"\([^"]*\)"/\1/')
-[ ${#APIS[@]} -eq 4 ] && [ ${#IDS[@]} -eq 4 ] || bail "nodes.json lists 4 nodes with their APIs"
+nodes_from_json
+[ ${#APIS[@]} -eq 4 ] && [ ${#IDS[@]} -eq 4 ] && [ ${#P2P_PORTS[@]} -eq 4 ] || bail "nodes.json lists 4 nodes with their APIs"
 for i in 0 1 2 3; do start_node $i; done
-check "4 nodes serve /v1/status" wait_until 30 all_height_ge 0
+check "4 nodes serve /v1/status" wait_serving 30 0 1 2 3
 h0=$(min_height 0 1 2 3)
 "$BIN" load --nodes "$NET/nodes.json" --tps 100 --seconds 200 --timeout-s 3 >"$T/load.json" 2>"$T/load.err" &
-LOADPID=$!
+PIDS[LOAD]=$!
 check "commits under load" wait_until 30 all_height_ge $((h0 + 5))
 committed_txs() { local h; h=$(height 0); [ -n "$h" ] && [ "$(txs_in 0 $((h0 + 1)) "$h")" -ge 50 ]; }
 check "at least 50 load transactions committed" wait_until 30 committed_txs
@@ -117,13 +70,13 @@ hashes $best "$H" >"$T/before.hashes"
 curl -s -m 30 "${APIS[$best]}/v1/blocks/[$((h0 + 1))-$H]" | grep -o '"txs": *\[[^]]*\]' |
 	grep -o '[0-9a-f]\{64\}' | head -40 >"$T/before.txs"
 for i in 0 1 2 3; do kill -9 "${PIDS[$i]}" 2>/dev/null; done
-for i in 0 1 2 3; do wait "${PIDS[$i]}" 2>/dev/null; PIDS[$i]=""; done
+for i in 0 1 2 3; do kill9 $i; done
 echo "# killed all four at height $H (node $best), $(wc -l <"$T/before.txs") tx ids noted"
 check "snapshot before the crash holds $H block hashes" [ "$(wc -l <"$T/before.hashes")" -eq "$H" ]
 
-for i in 0 1 2 3; do start_node $i; done
-check "all four restart from disk and serve /v1/status" wait_until 30 all_height_ge 0
-check "every node is back at or past height $H" wait_until 60 all_height_ge "$H"
+for i in 0 1 2 3; do restart_node $i; done
+check "all four restart from disk and serve /v1/status" wait_serving 30 0 1 2 3
+check_logs "every node is back at or past height $H" "0 1 2 3" wait_until 60 all_height_ge "$H"
 same_prefix() { local i; for i in 0 1 2 3; do hashes $i "$H" | cmp -s - "$T/before.hashes" || return 1; done; }
 check "no block committed before the crash is lost or changed (all four)" same_prefix
 tx_committed_everywhere() {
@@ -137,13 +90,13 @@ tx_committed_everywhere() {
 }
 check "transactions committed before the crash are committed on every node" tx_committed_everywhere
 commits_resume() { local h; h=$(height 0); [ "$h" -gt $((H + 3)) ] && [ "$(txs_in 0 $((H + 1)) "$h")" -gt 0 ]; }
-check "commits resume under load after the restart" wait_until 60 commits_resume
+check_logs "commits resume under load after the restart" "0 1 2 3" wait_until 60 commits_resume
 
-kill -INT "$LOADPID" 2>/dev/null
-for _ in $(seq 1 100); do kill -0 "$LOADPID" 2>/dev/null || break; sleep 0.2; done
-kill -9 "$LOADPID" 2>/dev/null
-wait "$LOADPID" 2>/dev/null
-LOADPID=""
+kill -INT "${PIDS[LOAD]}" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "${PIDS[LOAD]}" 2>/dev/null || break; sleep 0.2; done
+kill -9 "${PIDS[LOAD]}" 2>/dev/null
+wait "${PIDS[LOAD]}" 2>/dev/null
+PIDS[LOAD]=""
 echo "# load: $(cat "$T/load.json")"
 lc=$(grep -o '"committed": *[0-9]*' "$T/load.json" | grep -o '[0-9]*$')
 hend=$(min_height 0 1 2 3)
@@ -193,6 +146,6 @@ case "$keyf" in /*) ;; "") keyf="$T/mixk/${IDS[1]}/node.key" ;; *) keyf="$T/mixk
 rm -f "$keyf"
 "$BIN" keygen --out "$keyf" >/dev/null 2>&1 || bail "keygen for the unknown-key node"
 refused_run "$T/mixk/${IDS[1]}"
-check "a node with a key outside the validator set is refused and says why" refused 'not in the genesis validator set|unknown key'
+check "a node with a key outside the validator set is refused and says why" refused 'not in the genesis validator set|neither a validator nor an observer|unknown key'
 echo "1..$n"
 [ $fails -eq 0 ]

@@ -1,6 +1,8 @@
 # Shared preamble for cluster tests (sourced, not run): the binary, a temp
 # dir, every started PID killed and reaped on exit (even on failure), TAP
-# helpers. Set TAG before sourcing; KEEP=1 keeps the temp dir.
+# helpers. Set TAG before sourcing; KEEP=1 keeps the temp dir. A script may
+# define on_exit (run after every process is reaped, before the temp dir is
+# removed) and set DS_TIMEOUT_S (the bound of one ds call, default 20 s).
 BIN=${DANSHARI_BIN:-$PWD/build/danshari}
 N=4
 T=$(mktemp -d "${TMPDIR:-/tmp}/ds-${TAG:-cluster}-XXXXXX") || exit 1
@@ -12,6 +14,7 @@ cleanup() {
 	for p in "${PIDS[@]:-}"; do
 		[ -n "$p" ] && wait "$p" 2>/dev/null
 	done
+	if declare -F on_exit >/dev/null; then on_exit; fi
 	if [ "${KEEP:-}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -25,4 +28,182 @@ check() {
 	local what=$1; shift
 	if "$@"; then ok "$what"; else nok "$what"; fi
 }
-ds() { timeout -k 2 20 "$BIN" "$@"; }
+ds() { timeout -k 2 "${DS_TIMEOUT_S:-20}" "$BIN" "$@"; }
+
+# ---- shared helpers (added for faults/restart/api/credit; basic.sh and
+# gov.sh define their own wait_until and port search, which take precedence)
+bail() { nok "$1"; echo "1..$n"; echo "Bail out! $1"; exit 1; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
+
+# wait_until SECONDS command...: polls every 0.2 s, then tries once more at
+# the deadline; bounded by SECONDS plus one run of the command.
+wait_until() {
+	local end=$((SECONDS + $1)); shift
+	while [ $SECONDS -lt "$end" ]; do "$@" && return 0; sleep 0.2; done
+	"$@"
+}
+
+# Sockets that would stop a restarted node from binding PORT...: any that
+# listens on it, or a live connection whose local end uses it (an outgoing
+# connection given it as its ephemeral port, or a connection to itself made
+# by a client that dialled it while nothing listened there). Sockets that
+# only wind down (FIN-WAIT, TIME-WAIT, LAST-ACK, CLOSING) are left out: the
+# node binds with SO_REUSEADDR (libuv for p2p, libmicrohttpd for the API),
+# which the kernel lets past those.
+ports_in_use() { # PORT... -> the ss lines, none when every port is free
+	if command -v ss >/dev/null; then
+		ss -Htan 2>/dev/null | awk -v ports=" $* " '
+			$1 == "LISTEN" || $1 == "ESTAB" || $1 ~ /^SYN-/ || $1 == "CLOSE-WAIT" {
+				p = $4; sub(/.*:/, "", p); if (index(ports, " " p " ")) print }'
+	else
+		local p
+		for p in "$@"; do
+			(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && echo "port $p answers"
+		done
+	fi
+	return 0
+}
+ports_free() { [ -z "$(ports_in_use "$@")" ]; }
+
+# pick_ports COUNT: a random even base port with COUNT consecutive ports
+# free, outside the kernel's ephemeral range (ip_local_port_range). Outside
+# matters: while a node is down its ports are unbound, and an outgoing
+# connection (curl, the load generator, a peer redialling) may be given one
+# of them as its local port, or a client dialling the dead port may connect
+# to itself, so the node cannot bind it when it is restarted. Prints 0 when
+# no such range is found.
+pick_ports() {
+	local count=$1 lo=32768 hi=60999 r a b base k
+	r=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) && read -r lo hi <<<"$r"
+	if [ $((lo - 20000)) -ge $((count + 1000)) ]; then
+		a=20000; b=$((lo - count))
+	elif [ $((65000 - hi)) -ge $((count + 1000)) ]; then
+		a=$((hi + 1)); b=$((65000 - count))
+	else
+		a=20000; b=$((60000 - count)) # no room outside it: the old behaviour
+		echo "# no port range outside the ephemeral range $lo-$hi" >&2
+	fi
+	for _ in $(seq 1 50); do
+		base=$((a + (RANDOM * 32768 + RANDOM) % (b - a)))
+		base=$((base - base % 2))
+		local ports=()
+		for k in $(seq 0 $((count - 1))); do ports+=($((base + k))); done
+		if ports_free "${ports[@]}"; then echo "$base"; return 0; fi
+	done
+	echo 0
+}
+
+# pid_gone PID: the process no longer exists (reaped, or never ours).
+pid_gone() { ! kill -0 "$1" 2>/dev/null && [ ! -d "/proc/$1" ]; }
+
+# log_tail FILE [LINES]: the end of a log as TAP comments.
+log_tail() {
+	[ -f "$1" ] || { echo "# (no log at $1)"; return 0; }
+	echo "# --- tail of $1"
+	tail -n "${2:-20}" "$1" | sed 's/^/# /'
+}
+
+# ---- node processes of a consortium written by `danshari init --dir $NET`
+# (faults.sh, restart.sh). nodes_from_json fills IDS, APIS and P2P_PORTS
+# (index i = the i-th node of nodes.json); PIDS[i] is node i's process.
+# Each node's stdout and stderr go to $NET/<id>/node.log, appended across
+# restarts, with a marker line per start. A node that exits on its own has
+# its status kept in EXITED[i], so stop_node still reports it.
+declare -a IDS APIS P2P_PORTS EXITED STARTS
+nodes_from_json() {
+	mapfile -t APIS < <(grep -o '"api": *"[^"]*"' "$NET/nodes.json" | sed 's/.*"\(http[^"]*\)"/\1/')
+	mapfile -t IDS < <(grep -o '"id": *"[^"]*"' "$NET/nodes.json" | sed 's/.*: *"\([^"]*\)"/\1/')
+	mapfile -t P2P_PORTS < <(grep -o '"p2p": *"[^"]*"' "$NET/nodes.json" | sed 's/.*:\([0-9]*\)"$/\1/')
+}
+node_log() { echo "$NET/${IDS[$1]}/node.log"; }
+get() { curl -s -m 3 "${APIS[$1]}$2"; }
+height() { get "$1" /v1/status | grep -o '"height": *[0-9]*' | head -1 | grep -o '[0-9]*$'; }
+height_ge() { local h; h=$(height "$1"); [ -n "$h" ] && [ "$h" -ge "$2" ]; }
+node_ports() { echo "${P2P_PORTS[$1]} ${APIS[$1]##*:}"; }
+start_node() { # i
+	STARTS[$1]=$((${STARTS[$1]:-0} + 1))
+	echo "=== test: start ${STARTS[$1]} of ${IDS[$1]} at $(date '+%F %T')" >>"$(node_log "$1")"
+	"$BIN" node --home "$NET/${IDS[$1]}" >>"$(node_log "$1")" 2>&1 &
+	PIDS[$1]=$!
+	EXITED[$1]=""
+	echo "# ${IDS[$1]} started (pid ${PIDS[$1]}, start ${STARTS[$1]})"
+}
+# check_logs WHAT "NODES" command...: check, plus the nodes' log tails on failure.
+check_logs() {
+	local what=$1 nodes=$2 i; shift 2
+	if "$@"; then ok "$what"; else nok "$what"; for i in $nodes; do log_tail "$(node_log "$i")" 25; done; fi
+}
+# kill9 i: SIGKILL node i and wait until its process is gone (bounded).
+kill9() {
+	local p=${PIDS[$1]}
+	[ -n "$p" ] || return 0
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	PIDS[$1]=""
+	wait_until 10 pid_gone "$p" || echo "# ${IDS[$1]}: pid $p still exists 10 s after SIGKILL"
+}
+# restart_node i: start node i again once its old process is gone and
+# nothing holds its ports (bounded; if they stay taken it starts anyway and
+# says who holds them, so the failure that follows is explained).
+restart_node() {
+	local ports
+	ports=$(node_ports "$1")
+	# shellcheck disable=SC2086
+	if ! wait_until 20 ports_free $ports; then
+		echo "# ${IDS[$1]}: ports $ports still in use after 20 s:"
+		# shellcheck disable=SC2086
+		ports_in_use $ports | sed 's/^/#   /'
+	fi
+	start_node "$1"
+}
+# node_exited i: node i's process has ended on its own; its status goes
+# to EXITED[i] (reaped here, so stop_node reads it from there).
+node_exited() {
+	local p=${PIDS[$1]}
+	[ -n "$p" ] || return 1
+	kill -0 "$p" 2>/dev/null && return 1
+	wait "$p" 2>/dev/null
+	EXITED[$1]=$?
+	PIDS[$1]=""
+	echo "# ${IDS[$1]} (pid $p) exited on its own with status ${EXITED[$1]}"
+	return 0
+}
+# wait_serving SECONDS i...: every listed node answers GET /v1/status with a
+# height. Gives up early when one of them has exited; on failure prints the
+# tail of the log of each node that does not answer.
+wait_serving() {
+	local end=$((SECONDS + $1)) i all dead; shift
+	while :; do
+		all=1 dead=0
+		for i in "$@"; do
+			height_ge "$i" 0 && continue
+			all=0
+			if [ -z "${PIDS[$i]}" ] || node_exited "$i"; then dead=1; fi
+		done
+		[ $all = 1 ] && return 0
+		[ $dead = 1 ] || [ $SECONDS -ge "$end" ] && break
+		sleep 0.2
+	done
+	for i in "$@"; do
+		height_ge "$i" 0 && continue
+		echo "# ${IDS[$i]} does not serve /v1/status (pid ${PIDS[$i]:-none}, exit status ${EXITED[$i]:-none})"
+		log_tail "$(node_log "$i")" 25
+	done
+	return 1
+}
+# stop_node i: SIGTERM, wait at most 15 s; returns the exit status (124 when
+# it had to be killed). A node that had already exited returns that status.
+stop_node() {
+	local p=${PIDS[$1]} k rc
+	if [ -z "$p" ]; then
+		[ -n "${EXITED[$1]:-}" ] || return 0
+		echo "# ${IDS[$1]} had exited (status ${EXITED[$1]}) before SIGTERM"
+		return "${EXITED[$1]}"
+	fi
+	kill -TERM "$p" 2>/dev/null
+	for k in $(seq 1 75); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+	if kill -0 "$p" 2>/dev/null; then kill -9 "$p"; wait "$p" 2>/dev/null; PIDS[$1]=""; return 124; fi
+	wait "$p"; rc=$?; PIDS[$1]=""
+	[ $rc -eq 0 ] || log_tail "$(node_log "$1")" 25
+	return $rc
+}

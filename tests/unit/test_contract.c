@@ -101,7 +101,7 @@ static bool run_j(struct fx *f, const uint8_t *sender, const char *target, const
 	snprintf(tx.method, sizeof(tx.method), "%s", method);
 	tx.args = f->args.data;
 	tx.args_len = f->args.len;
-	struct ds_exec_block_info blk = {"test", f->height++, 1700000000000ull, 100};
+	struct ds_exec_block_info blk = {"test", f->height++, 1700000000000ull, 100, 0};
 	ds_exec_sys_mem_receipt_free(&f->r);
 	assert_int_equal(ds_exec_sys_mem_run(f->m, &f->r, f->mods, DS_EXEC_SYS_NMODULES,
 					     ds_exec_sys_authorize, &blk, &tx), 0);

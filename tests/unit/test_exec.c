@@ -184,7 +184,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct ds_exec_block_info g_info = {CHAIN, 10, 1010, 100};
+static const struct ds_exec_block_info g_info = {CHAIN, 10, 1010, 100, 0};
 
 static void run(struct host *h, struct ds_exec_result *r, struct txb *txs, size_t n,
 		const struct ds_exec_block_info *info)

@@ -1123,6 +1123,49 @@ static void test_creation_charge(void **state)
 		   "f", "300");
 }
 
+/* The benchmarks-only switch (ds_vm_host.no_meter) leaves out the count
+ * hook and nothing else: the figure loses exactly its whole hook steps,
+ * charges, logical memory and the result stay the same, and the budget no
+ * longer stops a loop (why a node never sets it). */
+static void test_no_meter_switch(void **state)
+{
+	(void)state;
+	struct ds_vm_limits l = test_limits();
+	const char *src = "return { f = function() local s = 0 "
+			  "for i = 1, 20000 do s = s + i % 7 end "
+			  "state.put('k', {s = s, t = string.rep('x', 100)}) return s end }";
+	struct ds_vm_result r[4];
+	for (int i = 0; i < 4; i++) {
+		if (i == 2)
+			l.instructions_max = 5000; /* far below the loop's cost */
+		struct mock m;
+		struct ds_vm_host h;
+		host_init(&h, &m);
+		h.no_meter = i % 2 == 1;
+		assert_int_equal(ds_vm_call(&r[i], &l, &h, src, strlen(src), "t", "f", NULL, 0),
+				 0);
+		mock_free(&m);
+	}
+	assert_int_equal(r[0].status, DS_VM_OK);
+	assert_int_equal(r[1].status, DS_VM_OK);
+	assert_int_equal(r[0].ret.len, r[1].ret.len);
+	assert_memory_equal(r[0].ret.data, r[1].ret.data, r[0].ret.len);
+	assert_int_equal(r[0].memory_bytes, r[1].memory_bytes);
+	assert_true(r[1].memory_bytes > 100); /* the long string was counted */
+	/* Three VM instructions or more per iteration, in whole steps. */
+	assert_true(r[0].instructions >= r[1].instructions + 3 * 20000);
+	assert_int_equal((r[0].instructions - r[1].instructions) % DS_VM_HOOK_STEP, 0);
+	/* Unmetered, the figure is the charges: the put (500 + bytes), the
+	 * long string's creation, the source. */
+	assert_true(r[1].instructions > 500 && r[1].instructions < DS_VM_HOOK_STEP);
+	assert_int_equal(r[2].status, DS_VM_OUT_OF_INSTRUCTIONS);
+	assert_int_equal(r[2].instructions, 5000);
+	assert_int_equal(r[3].status, DS_VM_OK);
+	assert_int_equal(r[3].instructions, r[1].instructions);
+	for (int i = 0; i < 4; i++)
+		ds_vm_result_free(&r[i]);
+}
+
 /* Memory no creation charge sees (here array slots copied from a vararg
  * list) is bounded only by the hard ceiling: passing it is a local
  * resource failure, DS_ENOMEM and no receipt, never a status. */
@@ -1175,6 +1218,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crypto_verify),
 		cmocka_unit_test(test_crypto_charges),
 		cmocka_unit_test(test_creation_charge),
+		cmocka_unit_test(test_no_meter_switch),
 		cmocka_unit_test(test_hard_ceiling),
 		cmocka_unit_test(test_processes_and_seeds),
 	};
