@@ -346,48 +346,74 @@ static void short_hex(char out[17], const uint8_t *p)
 	ds_hex_encode(out, p, 8);
 }
 
+/* The bytes of a block JSON object: header_hex, qc.hex and qc.chain (heap
+ * buffers, released by parts_free). */
+struct block_parts {
+	uint8_t *he, *qc;
+	size_t hn, qn;
+	struct ds_iov chain[DS_VERIFY_CHAIN_MAX];
+	uint8_t *chain_bufs[DS_VERIFY_CHAIN_MAX];
+	size_t nchain;
+};
+
+static void parts_free(struct block_parts *b)
+{
+	free(b->he);
+	free(b->qc);
+	for (size_t i = 0; i < b->nchain; i++)
+		free(b->chain_bufs[i]);
+	memset(b, 0, sizeof(*b));
+}
+
+static bool block_parts(struct block_parts *b, json_t *blk, char *why, size_t cap)
+{
+	memset(b, 0, sizeof(*b));
+	if (!json_is_object(blk)) {
+		snprintf(why, cap, "response has no block header to verify against");
+		return false;
+	}
+	if (!jget_hex(&b->he, &b->hn, blk, "header_hex", DS_HEADER_MAX, why, cap))
+		goto fail;
+	json_t *q = json_object_get(blk, "qc");
+	if (json_is_object(q)) {
+		if (!jget_hex(&b->qc, &b->qn, q, "hex", DS_QC_MAX, why, cap))
+			goto fail;
+		json_t *ch = json_object_get(q, "chain");
+		if (ch && (!json_is_array(ch) || json_array_size(ch) > DS_VERIFY_CHAIN_MAX)) {
+			snprintf(why, cap, "response field \"qc.chain\" is not a short list");
+			goto fail;
+		}
+		for (size_t i = 0; ch && i < json_array_size(ch); i++) {
+			json_t *wrap = json_pack("{sO}", "h", json_array_get(ch, i));
+			size_t l = 0;
+			bool good = wrap && jget_hex(&b->chain_bufs[i], &l, wrap, "h", DS_HEADER_MAX, why, cap);
+			json_decref(wrap);
+			if (!good)
+				goto fail;
+			b->chain[i] = (struct ds_iov){b->chain_bufs[i], l};
+			b->nchain++;
+		}
+	} else if (q && !json_is_null(q)) {
+		snprintf(why, cap, "response field \"qc\" is neither an object nor null");
+		goto fail;
+	}
+	return true;
+fail:
+	parts_free(b);
+	return false;
+}
+
 /* Verifies a block JSON object: header_hex and qc (with its linking
  * chain) against the trust, and that the fields shown ("height", "hash")
  * are the verified header's. */
 static bool verify_block_json(struct ds_verified_header *vh, const struct ds_verify_trust *t,
 			      json_t *blk, char *why, size_t cap)
 {
-	bool ok = false;
-	uint8_t *he = NULL, *qc = NULL;
-	size_t hn = 0, qn = 0;
-	struct ds_iov chain[DS_VERIFY_CHAIN_MAX];
-	uint8_t *chain_bufs[DS_VERIFY_CHAIN_MAX] = {0};
-	size_t nchain = 0;
-	if (!json_is_object(blk)) {
-		snprintf(why, cap, "response has no block header to verify against");
+	static struct block_parts b;
+	if (!block_parts(&b, blk, why, cap))
 		return false;
-	}
-	if (!jget_hex(&he, &hn, blk, "header_hex", DS_HEADER_MAX, why, cap))
-		goto out;
-	json_t *q = json_object_get(blk, "qc");
-	if (json_is_object(q)) {
-		if (!jget_hex(&qc, &qn, q, "hex", DS_QC_MAX, why, cap))
-			goto out;
-		json_t *ch = json_object_get(q, "chain");
-		if (ch && (!json_is_array(ch) || json_array_size(ch) > DS_VERIFY_CHAIN_MAX)) {
-			snprintf(why, cap, "response field \"qc.chain\" is not a short list");
-			goto out;
-		}
-		for (size_t i = 0; ch && i < json_array_size(ch); i++) {
-			json_t *wrap = json_pack("{sO}", "h", json_array_get(ch, i));
-			size_t l = 0;
-			bool good = wrap && jget_hex(&chain_bufs[i], &l, wrap, "h", DS_HEADER_MAX, why, cap);
-			json_decref(wrap);
-			if (!good)
-				goto out;
-			chain[i] = (struct ds_iov){chain_bufs[i], l};
-			nchain++;
-		}
-	} else if (q && !json_is_null(q)) {
-		snprintf(why, cap, "response field \"qc\" is neither an object nor null");
-		goto out;
-	}
-	if (ds_verify_header(vh, t, he, hn, qc, qn, chain, nchain, why, cap) != 0)
+	bool ok = false;
+	if (ds_verify_header(vh, t, b.he, b.hn, b.qc, b.qn, b.chain, b.nchain, why, cap) != 0)
 		goto out;
 	uint64_t height;
 	uint8_t hash[DS_HASH_LEN];
@@ -399,10 +425,30 @@ static bool verify_block_json(struct ds_verified_header *vh, const struct ds_ver
 	}
 	ok = true;
 out:
-	free(he);
-	free(qc);
-	for (size_t i = 0; i < DS_VERIFY_CHAIN_MAX; i++)
-		free(chain_bufs[i]);
+	parts_free(&b);
+	return ok;
+}
+
+/* The epoch whose set must verify a block JSON object: its QC's (the
+ * header's for genesis). False when neither decodes (verification then
+ * says why). */
+static bool block_epoch(json_t *blk, uint64_t *epoch)
+{
+	static struct block_parts b;
+	char why[256];
+	if (!block_parts(&b, blk, why, sizeof(why)))
+		return false;
+	bool ok = false;
+	static struct ds_qc q;
+	struct ds_header h;
+	if (b.qn && ds_qc_decode(&q, b.qc, b.qn) == 0) {
+		*epoch = q.vote.epoch;
+		ok = true;
+	} else if (!b.qn && ds_header_decode(&h, b.he, b.hn) == 0) {
+		*epoch = h.epoch;
+		ok = true;
+	}
+	parts_free(&b);
 	return ok;
 }
 
@@ -705,6 +751,130 @@ static int trust_from_list(struct ds_verify_trust *t, const char *list, const ch
 	return rc;
 }
 
+/* ------------------------------------------------------------ epoch handoffs */
+
+/* GET path as a JSON object; false (why says it) on any failure. */
+static bool fetch_json(json_t **out, const struct url *u, const char *path, int timeout_ms, char *why,
+		       size_t cap)
+{
+	char *body = NULL;
+	size_t blen = 0;
+	int status = 0;
+	char err[256];
+	*out = NULL;
+	if (http_get(u, path, timeout_ms, &status, &body, &blen, err, sizeof(err)) != 0) {
+		snprintf(why, cap, "%s: %s", path, err);
+		return false;
+	}
+	json_error_t je;
+	json_t *j = json_loadb(body, blen, JSON_REJECT_DUPLICATES, &je);
+	free(body);
+	json_t *e = json_object_get(j, "error");
+	if (!json_is_object(j) || status != 200 || e) {
+		json_t *msg = json_object_get(e, "message");
+		snprintf(why, cap, "%s: HTTP %d %s", path, status,
+			 json_is_string(msg) ? json_string_value(msg) : "(no JSON object)");
+		json_decref(j);
+		return false;
+	}
+	*out = j;
+	return true;
+}
+
+/* One handoff k -> k+1 (docs/PROTOCOL.md §14.6): the end block X of epoch k
+ * that the node names in /v1/epochs (never trusted: ds_verify_handoff
+ * proves everything from t) and the state proof of sys/valset/next in the
+ * state X commits. */
+static bool handoff(struct ds_verify_trust *t, json_t *epochs, const struct url *u, int timeout_ms,
+		    char *why, size_t cap)
+{
+	uint64_t k = t->vs.epoch, root = 0;
+	bool listed = false;
+	json_t *list = json_object_get(epochs, "epochs");
+	for (size_t i = 0; json_is_array(list) && i < json_array_size(list) && !listed; i++) {
+		json_t *ep = json_array_get(list, i);
+		uint64_t e;
+		char w[128];
+		if (jget_u64(&e, ep, "epoch", w, sizeof(w)) && e == k + 1 &&
+		    jget_u64(&root, ep, "root_height", w, sizeof(w)))
+			listed = true;
+	}
+	if (!listed) {
+		snprintf(why, cap, "the node lists no start of epoch %" PRIu64 " in /v1/epochs", k + 1);
+		return false;
+	}
+	char path[256];
+	json_t *blk = NULL, *st = NULL;
+	static struct block_parts b;
+	uint8_t *val = NULL, *proof = NULL;
+	size_t vl = 0, pl = 0;
+	bool ok = false;
+	snprintf(path, sizeof(path), "/v1/blocks/%" PRIu64, root);
+	if (!fetch_json(&blk, u, path, timeout_ms, why, cap))
+		return false;
+	if (!block_parts(&b, blk, why, cap))
+		goto out;
+	struct ds_header x;
+	if (ds_header_decode(&x, b.he, b.hn) != 0) {
+		snprintf(why, cap, "epoch %" PRIu64 " end block %" PRIu64 ": header does not decode", k, root);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/v1/state?key_str=%s&version=%" PRIu64 "&prove=1",
+		 DS_VERIFY_VALSET_NEXT_KEY, x.exec_height);
+	if (!fetch_json(&st, u, path, timeout_ms, why, cap))
+		goto out;
+	if (!json_is_true(json_object_get(st, "found"))) {
+		snprintf(why, cap, "epoch %" PRIu64 " handoff: the node shows no pending validator change at block %" PRIu64, k, root);
+		goto out;
+	}
+	if (!jget_hex(&val, &vl, st, "value_hex", DS_NODE_JSON_MAX, why, cap) ||
+	    !jget_hex(&proof, &pl, st, "proof_hex", DS_SMT_PROOF_ENC_MAX, why, cap))
+		goto out;
+	static struct ds_verified_header vh;
+	if (ds_verify_handoff(t, &vh, b.he, b.hn, b.qc, b.qn, b.chain, b.nchain, val, vl, proof, pl, why,
+			      cap) != 0)
+		goto out;
+	char h8[17];
+	short_hex(h8, vh.hash);
+	printf("epoch handoff: %" PRIu64 " -> %" PRIu64 " proven by block %" PRIu64 " %s… (QC by %" PRIu32
+	       " signers%s; sys/valset/next at version %" PRIu64 "): %" PRIu32 " validators\n",
+	       k, k + 1, vh.h.height, h8, vh.qc_signers, b.nchain ? ", via suffix" : "", vh.h.exec_height,
+	       t->vs.n);
+	ok = true;
+out:
+	parts_free(&b);
+	free(val);
+	free(proof);
+	json_decref(blk);
+	json_decref(st);
+	return ok;
+}
+
+/* Moves t up to epoch target, one proven handoff at a time (bounded). */
+static bool walk_epochs(struct ds_verify_trust *t, uint64_t target, const struct url *u, int timeout_ms,
+			char *why, size_t cap)
+{
+	uint64_t from = t->vs.epoch;
+	if (target - from > DS_VERIFY_HANDOFF_MAX) {
+		snprintf(why, cap, "the object is from epoch %" PRIu64 ", more than %d epochs after the trusted %" PRIu64
+			 ": trust a newer set (--validators, --epoch)", target, DS_VERIFY_HANDOFF_MAX, from);
+		return false;
+	}
+	char path[64];
+	json_t *epochs = NULL;
+	snprintf(path, sizeof(path), "/v1/epochs?from=%" PRIu64, from + 1);
+	if (!fetch_json(&epochs, u, path, timeout_ms, why, cap))
+		return false;
+	bool ok = true;
+	while (ok && t->vs.epoch < target)
+		ok = handoff(t, epochs, u, timeout_ms, why, cap);
+	json_decref(epochs);
+	if (ok)
+		printf("walked epochs %" PRIu64 " -> %" PRIu64 " (%" PRIu64 " handoff%s, each proven from the one before)\n",
+		       from, target, target - from, target - from == 1 ? "" : "s");
+	return ok;
+}
+
 /* ------------------------------------------------------------ the command */
 
 static void usage(FILE *f)
@@ -887,17 +1057,17 @@ int ds_cli_query(int argc, char **argv)
 	char *body = NULL;
 	size_t blen = 0;
 	int status = 200;
+	const char *node = o.node ? o.node : getenv("DANSHARI_NODE");
+	if (!node)
+		node = "http://127.0.0.1:26601";
+	struct url u;
+	if (parse_url(&u, node) != 0)
+		return ds_cli_usage(CMD, "--node must look like http://HOST:PORT");
 	if (o.from_file) {
 		rc = ds_file_read((uint8_t **)&body, &blen, o.from_file, RESP_MAX);
 		if (rc)
 			return ds_cli_fail(CMD, "cannot read %s: %s", o.from_file, ds_strerror(rc));
 	} else {
-		const char *node = o.node ? o.node : getenv("DANSHARI_NODE");
-		if (!node)
-			node = "http://127.0.0.1:26601";
-		struct url u;
-		if (parse_url(&u, node) != 0)
-			return ds_cli_usage(CMD, "--node must look like http://HOST:PORT");
 		rc = http_get(&u, path, (int)timeout_ms, &status, &body, &blen, err, sizeof(err));
 		if (rc)
 			return ds_cli_fail(CMD, "%s", err);
@@ -917,6 +1087,15 @@ int ds_cli_query(int argc, char **argv)
 		ds_cli_fail(CMD, "the node answered HTTP %d %s: %s", status,
 			    json_is_string(code) ? json_string_value(code) : "?",
 			    json_is_string(msg) ? json_string_value(msg) : "(no message)");
+		goto out;
+	}
+	/* A block of a later epoch: walk the handoffs up to it first. */
+	json_t *blk = kind[0] == 't' ? json_object_get(r, "block") : kind[0] == 'b' ? r :
+		      json_object_get(r, "header");
+	uint64_t target;
+	if (blk && block_epoch(blk, &target) && target > t.vs.epoch &&
+	    !walk_epochs(&t, target, &u, (int)timeout_ms, err, sizeof(err))) {
+		ds_cli_fail(CMD, "NOT verified: %s", err);
 		goto out;
 	}
 	bool ok;

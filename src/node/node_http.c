@@ -399,6 +399,65 @@ static void h_validators(void *ctx, const struct ds_api_req *req, struct ds_api_
 	ds_api_resp_json(r, 200, o);
 }
 
+/* GET /v1/epochs[?from=E]: every started epoch from E (at most
+ * EPOCHS_PAGE_MAX), with the end block of the previous epoch (root_height)
+ * whose state proves the epoch's set to a light client (docs/API.md). */
+#define EPOCHS_PAGE_MAX 256
+static void h_epochs(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
+{
+	struct ds_node_http *h = ctx;
+	static _Thread_local struct ds_valset vs;
+	uint64_t from;
+	if (ds_api_query_u64(&from, req, r, "from", 0, 0, UINT64_MAX - EPOCHS_PAGE_MAX) != 0)
+		return;
+	json_t *o = json_object(), *list = json_array();
+	if (!o || !list) {
+		json_decref(o);
+		json_decref(list);
+		ds_api_resp_json(r, 500, NULL);
+		return;
+	}
+	set(o, "epochs", list);
+	bool more = false;
+	for (uint64_t e = from;; e++) {
+		uint64_t root;
+		int rc = ds_chain_epoch_root(h->host.chain, e, &root);
+		if (rc == DS_ENOTFOUND)
+			break;
+		if (rc == 0)
+			rc = ds_chain_valset(h->host.chain, e, &vs);
+		if (rc) {
+			json_decref(o);
+			ds_api_resp_error(r, 503, DS_API_E_UNAVAILABLE, "epoch %" PRIu64 " not readable: %s", e,
+					  ds_strerror(rc));
+			return;
+		}
+		if (e - from == EPOCHS_PAGE_MAX) {
+			more = true;
+			break;
+		}
+		uint8_t vh[DS_HASH_LEN];
+		json_t *keys = json_array(), *ep = json_object();
+		if (!keys || !ep || ds_valset_hash(vh, &vs) != 0) {
+			json_decref(keys);
+			json_decref(ep);
+			json_decref(o);
+			ds_api_resp_json(r, 500, NULL);
+			return;
+		}
+		for (uint32_t i = 0; i < vs.n; i++)
+			json_array_append_new(keys, jhex(vs.v[i].pk, DS_PK_LEN));
+		set(ep, "epoch", ju64(e));
+		set(ep, "root_height", ju64(root));
+		set(ep, "first_height", ju64(e == 0 ? 0 : root + 1));
+		set(ep, "valset_hash", jhex(vh, DS_HASH_LEN));
+		set(ep, "validators", keys);
+		json_array_append_new(list, ep);
+	}
+	set(o, "more", json_boolean(more));
+	ds_api_resp_json(r, 200, o);
+}
+
 static void h_block(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
 	struct ds_node_http *h = ctx;
@@ -1353,6 +1412,7 @@ int ds_node_http_attach(struct ds_node_http **out, struct ds_api *api,
 		{"GET", "/healthz", h_healthz},
 		{"GET", "/v1/status", h_status},
 		{"GET", "/v1/validators", h_validators},
+		{"GET", "/v1/epochs", h_epochs},
 		{"GET", "/v1/blocks", h_blocks},
 		{"GET", "/v1/blocks/{id}", h_block},
 		{"POST", "/v1/tx", h_submit},

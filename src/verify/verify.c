@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "exec/exec_sys.h"
 #include "merkle/merkle.h"
+
+_Static_assert(sizeof(DS_VERIFY_VALSET_NEXT_KEY) == sizeof(DS_EXEC_SYS_VALSET_NEXT_KEY),
+	       "the handoff key is the executor's pending-set key");
 
 /* Writes the reason and returns err, so every failure is one line. */
 static int fail(char *why, size_t cap, int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -289,5 +293,53 @@ int ds_verify_history(const struct ds_verified_header *vh, uint64_t height,
 				       path_len) != 0)
 		return fail(why, why_cap, DS_EPROOF,
 			    "history proof does not lead to the newest header's history_root");
+	return 0;
+}
+
+int ds_verify_handoff(struct ds_verify_trust *t, struct ds_verified_header *end, const uint8_t *header,
+		      size_t header_len, const uint8_t *qc, size_t qc_len, const struct ds_iov *chain,
+		      size_t nchain, const uint8_t *value, size_t value_len, const uint8_t *proof,
+		      size_t proof_len, char *why, size_t why_cap)
+{
+	const uint64_t k = t->vs.epoch;
+	char sub[256] = "";
+	/* Static per thread: a verified header and a set are a few KiB each. */
+	static _Thread_local struct ds_verified_header vh;
+	static _Thread_local struct ds_valset next;
+	if (end)
+		memset(end, 0, sizeof(*end));
+	if (k == UINT64_MAX)
+		return fail(why, why_cap, DS_EPROOF, "the trusted epoch is the last one");
+	int rc = ds_verify_header(&vh, t, header, header_len, qc, qc_len, chain, nchain, sub, sizeof(sub));
+	if (rc)
+		return fail(why, why_cap, rc, "epoch %" PRIu64 " handoff: end block: %s", k, sub);
+	if (!value)
+		return fail(why, why_cap, DS_EPROOF,
+			    "epoch %" PRIu64 " handoff: no pending validator change given for block %" PRIu64, k,
+			    vh.h.height);
+	rc = ds_verify_state(&vh, vh.h.exec_height, (const uint8_t *)DS_VERIFY_VALSET_NEXT_KEY,
+			     strlen(DS_VERIFY_VALSET_NEXT_KEY), value, value_len, proof, proof_len, sub,
+			     sizeof(sub));
+	if (rc)
+		return fail(why, why_cap, rc, "epoch %" PRIu64 " handoff: %s at block %" PRIu64 ": %s", k,
+			    DS_VERIFY_VALSET_NEXT_KEY, vh.h.height, sub);
+	uint64_t since = 0;
+	rc = ds_exec_sys_valset_next(value, value_len, &next, &since);
+	if (rc)
+		return fail(why, why_cap, rc == DS_ENOMEM ? rc : DS_ECORRUPT,
+			    "epoch %" PRIu64 " handoff: the proven %s value is not a validator change: %s", k,
+			    DS_VERIFY_VALSET_NEXT_KEY, ds_strerror(rc));
+	if (next.epoch != k + 1)
+		return fail(why, why_cap, DS_EPROOF,
+			    "epoch %" PRIu64 " handoff: the pending change is for epoch %" PRIu64
+			    ", not %" PRIu64, k, next.epoch, k + 1);
+	if (since > vh.h.exec_height)
+		return fail(why, why_cap, DS_EPROOF,
+			    "epoch %" PRIu64 " handoff: the change since height %" PRIu64
+			    " is above block %" PRIu64 "'s executed height %" PRIu64, k, since,
+			    vh.h.height, vh.h.exec_height);
+	t->vs = next;
+	if (end)
+		*end = vh;
 	return 0;
 }

@@ -4,7 +4,8 @@
  * absence) under a certified header's state root, and an old block in the
  * history root of a newer certified header.
  *
- * Pure: no I/O, no JSON, no allocation. The node's claims (its validator
+ * Pure: no I/O, no JSON, no allocation (except ds_verify_handoff's value
+ * parser). The node's claims (its validator
  * list, its "committed" status) are never inputs: every check is against the
  * trusted set and the bytes themselves. Every function returns 0 or a
  * negative DS_E* code and, on failure, writes one line saying exactly what
@@ -97,5 +98,35 @@ int ds_verify_state(const struct ds_verified_header *vh, uint64_t version, const
 int ds_verify_history(const struct ds_verified_header *vh, uint64_t height,
 		      const uint8_t block_hash[DS_HASH_LEN], const uint8_t (*path)[DS_HASH_LEN],
 		      size_t path_len, char *why, size_t why_cap) DS_MUST_USE;
+
+/* ---- Following validator changes (docs/PROTOCOL.md §14.6) ----
+ * A trust in epoch k moves to epoch k+1 only by proof from epoch k: a header
+ * X of epoch k certified by the trusted set (ds_verify_header: its QC, and
+ * when that QC names a later block, the linking headers, which for the end
+ * block of an epoch are its suffix headers), and an SMT proof that the state
+ * X commits (version X.exec_height, root X.state_root) holds the key
+ * DS_VERIFY_VALSET_NEXT_KEY with the given value. The value must parse as a
+ * pending validator change (ds_exec_sys_valset_next) for epoch k+1 whose
+ * since height is <= X.exec_height: X is then past the change, so the chain's
+ * next ledger block after it starts epoch k+1 with exactly that set (the
+ * record's keys in order, power 1). Any certified epoch-k header past the
+ * change works; the epoch's end block (GET /v1/epochs root_height) is the
+ * natural one. */
+#define DS_VERIFY_VALSET_NEXT_KEY "sys/valset/next" /* == DS_EXEC_SYS_VALSET_NEXT_KEY */
+#define DS_VERIFY_HANDOFF_MAX 64 /* epochs a client walks for one query */
+
+/* Advances t from its epoch k to k+1. header/qc/chain as ds_verify_header
+ * (against t as it is); value (value_len bytes, the raw state value) and
+ * proof (ds_smt_proof encoding) for DS_VERIFY_VALSET_NEXT_KEY. Checks, in
+ * order: X certifies under t; the proof shows the value under X's state
+ * root; the value parses; its epoch is k+1; its since height is <=
+ * X.exec_height. On success t->vs is the new set (chain id and genesis hash
+ * kept) and *end (may be NULL) the certified X; on failure t is unchanged.
+ * Returns 0, or DS_EPROOF / DS_ESIG / DS_ECORRUPT / a decode error with the
+ * reason in why. Allocates a little (the value parser). */
+int ds_verify_handoff(struct ds_verify_trust *t, struct ds_verified_header *end, const uint8_t *header,
+		      size_t header_len, const uint8_t *qc, size_t qc_len, const struct ds_iov *chain,
+		      size_t nchain, const uint8_t *value, size_t value_len, const uint8_t *proof,
+		      size_t proof_len, char *why, size_t why_cap) DS_MUST_USE;
 
 #endif
