@@ -134,9 +134,10 @@ struct ds_vm_result {
 };
 void ds_vm_result_free(struct ds_vm_result *r);
 
-/* Runs source[method](args). src: Lua 5.4 source text (binary chunks are
- * refused), <= DS_VM_SRC_MAX bytes. chunkname: shown in error positions
- * ("name:line: msg"), 1..DS_VM_NAME_MAX printable ASCII. method: 1..
+/* Runs source[method](args). src: Lua 5.4 source text (binary chunks, and
+ * sources using the vararg token '...' outside strings and comments, fail
+ * with DS_VM_FORBIDDEN), <= DS_VM_SRC_MAX bytes. chunkname: shown in error
+ * positions ("name:line: msg"), 1..DS_VM_NAME_MAX printable ASCII. method: 1..
  * DS_VM_NAME_MAX of [A-Za-z0-9_], not starting with '_'. args: one canonical
  * value, or args_len == 0 for none (the method then gets nil); may be NULL
  * when args_len == 0.

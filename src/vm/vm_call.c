@@ -213,6 +213,7 @@ static int sb_main(lua_State *L)
 	ds__vm_charge(L, a->src_len / DS__VM_BYTES_PER_INSTR);
 	if (a->src_len > 0 && a->src[0] == LUA_SIGNATURE[0])
 		ds__vm_fatal(L, DS_VM_FORBIDDEN, "binary chunks are not allowed");
+	ds__vm_refuse_varargs(L, a->src, a->src_len, "contract source");
 	char cname[DS_VM_NAME_MAX + 2];
 	snprintf(cname, sizeof(cname), "=%s", a->chunkname);
 	int st = luaL_loadbufferx(L, a->src, a->src_len, cname, "t");

@@ -110,6 +110,14 @@ void ds__vm_open(lua_State *L);
  * and gsub on the string table at index t. */
 void ds__vm_open_patterns(lua_State *L, int t);
 
+/* The vararg ban (vm_scan.c): the 1-based line of the first '...' token of
+ * Lua source src[0..len) outside strings and comments, or 0 when it has
+ * none. Follows Lua 5.4's lexer; see the file for why. */
+uint32_t ds__vm_find_vararg(const char *src, size_t len);
+/* Raises DS_VM_FORBIDDEN "<what> uses '...' (varargs), which the sandbox
+ * refuses: line N" when src has a '...' token; returns otherwise. */
+void ds__vm_refuse_varargs(lua_State *L, const char *src, size_t len, const char *what);
+
 /* Values (vm_value.c). The null sentinel is a NULL light userdata. */
 static inline bool ds__vm_isnull(lua_State *L, int idx)
 {

@@ -304,6 +304,9 @@ static int sb_load(lua_State *L)
 	if (n > 0 && s[0] == LUA_SIGNATURE[0])
 		ds__vm_fatal(L, DS_VM_FORBIDDEN, "binary chunks are not allowed");
 	ds__vm_charge(L, n / DS__VM_BYTES_PER_INSTR);
+	/* Not a syntax error (nil, message): a sandbox rule, like binary
+	 * chunks, so a contract cannot test for it and go on. */
+	ds__vm_refuse_varargs(L, s, n, "load: source");
 	/* Lua makes the chunk name a string through its C-string cache, which
 	 * the collector clears: a long name could be created (and charged) or
 	 * found in the cache depending on collection timing. Names of at most

@@ -139,7 +139,7 @@ votes_sent() {
 	get "$1" /metrics | awk '$1 == "danshari_votes_sent_total" {print $2}'
 }
 
-echo "1..21"
+echo "1..23"
 
 ds init --nodes 4 --observers 1 --dir "$T/c" --base-port "$BASE" --chain-id $CHAIN >"$T/init.out" 2>&1
 check "init --observers 1 writes 4 validators and observer node4" \
@@ -209,6 +209,70 @@ check "the chain goes on without node3 (height > $H2 + 4 on the other four)" wai
 check "epoch 2's QCs are signed by its 4 validators only (indexes 0..3)" qcs_only_by 0 2 3 $((H2 + 1))
 send 4 "$K0" tx build --target kv --method put --args '{"key":"after","value":"removal"}' && receipt_ok
 check "a transaction submitted to node4 commits in epoch 2" [ $? = 0 ]
+
+# ---- a light client follows the validator changes (danshari query) ----------
+# The client trusts only genesis.json (epoch 0's 4 keys); the tx's block is of
+# epoch 2, so `danshari query` walks 0 -> 1 -> 2, each handoff proven by the
+# previous epoch's end block and its sys/valset/next state proof.
+TXID=$(jq -r '.id // empty' "$T/last.json" 2>/dev/null)
+# query_via URL OUT: query the epoch-2 tx through URL, trusting genesis.json
+query_via() {
+	ds query --node "$1" --trust "$T/c/genesis.json" tx "$TXID" >"$2" 2>&1
+}
+walked_two() {
+	query_via "$(api 0)" "$T/query.out" && grep -qx verified "$T/query.out" &&
+		grep -q '^walked epochs 0 -> 2 (2 handoffs' "$T/query.out" &&
+		[ "$(grep -c '^epoch handoff: ' "$T/query.out")" = 2 ] &&
+		sed -n 's/^\(epoch handoff\|walked\)/# &/p' "$T/query.out" ||
+		{ sed 's/^/# /' "$T/query.out"; return 1; }
+}
+check "query verifies the epoch-2 tx from the genesis set through 2 epoch handoffs" walked_two
+# A lying node: a proxy in front of node 0 that alters one byte of the
+# sys/valset/next value it serves. The handoff must be refused.
+tamper_refused() {
+	rm -f "$T/proxy.port"
+	python3 - "$(api 0)" "$T/proxy.port" <<'EOF' &
+import json, sys, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+up, port_file = sys.argv[1], sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        with urllib.request.urlopen(up + self.path, timeout=5) as r:
+            body = r.read()
+        if self.path.startswith("/v1/state") and "sys/valset/next" in self.path:
+            j = json.loads(body)
+            v = j.get("value_hex") or ""
+            if v:
+                j["value_hex"] = v[:-1] + ("0" if v[-1] != "0" else "1")
+            body = json.dumps(j).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = HTTPServer(("127.0.0.1", 0), H)
+s.timeout = 20
+open(port_file, "w").write(str(s.server_address[1]))
+for _ in range(8):
+    s.handle_request()
+EOF
+	local pp=$! port=""
+	for _ in $(seq 50); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+	port=$(cat "$T/proxy.port" 2>/dev/null)
+	local rc=1
+	if [ -n "$port" ] && ! query_via "http://127.0.0.1:$port" "$T/query-bad.out" &&
+		grep -q 'NOT verified: epoch 0 handoff: sys/valset/next at block' "$T/query-bad.out"; then
+		rc=0
+	else
+		sed 's/^/# /' "$T/query-bad.out" 2>/dev/null
+	fi
+	kill "$pp" 2>/dev/null
+	wait "$pp" 2>/dev/null
+	return $rc
+}
+check "query refuses a handoff whose sys/valset/next value was altered" tamper_refused
 
 # ---- restart into epoch 2, then verify the whole chain -------------------------
 HR=$(max_height 0 1 2 4)

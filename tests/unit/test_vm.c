@@ -610,30 +610,31 @@ static void test_patterns(void **state)
 	(void)state;
 	const char *src =
 		"local r = {}\n"
-		"local function add(...) local t = table.pack(...) for i = 1, t.n do r[#r+1] = tostring(t[i]) end r[#r+1] = '|' end\n"
+		"local P = table.pack -- no '...' in contracts: add takes a packed list\n"
+		"local function add(t) for i = 1, t.n do r[#r+1] = tostring(t[i]) end r[#r+1] = '|' end\n"
 		"return {f = function()\n"
-		"  add(string.find('hello world', 'o w'))\n"
-		"  add(string.find('hello world', 'l+'))\n"
-		"  add(string.find('a.b', '.', 1, true))\n"
-		"  add(string.match('key = value', '(%w+)%s*=%s*(%w+)'))\n"
-		"  add(string.match('  x', '^%s*()'))\n"
-		"  add(string.match('f(a(b)c)d', '%b()'))\n"
-		"  add(string.match('THE (quick) fox', '%f[%a]%a+'))\n"
-		"  add(string.match('abcabc', '(abc)%1'))\n"
-		"  add(string.match('2024-01-31', '^(%d+)-(%d+)-(%d+)$'))\n"
-		"  add(string.match('aaa', 'a-$'))\n"
-		"  add(string.match('[x]', '[]x[]+'))\n"
-		"  add(string.match('xyz', '[^%l]'))\n"
-		"  add(string.gsub('hello world', 'o', '0'))\n"
-		"  add(string.gsub('abc', '%w', '%0%0'))\n"
-		"  add(string.gsub('$name is $age', '%$(%w+)', {name = 'bo', age = 3}))\n"
-		"  add(string.gsub('abc', '', '-'))\n"
-		"  add(string.gsub('one two', '(%w+)', function(w) return w:upper() end, 1))\n"
-		"  local s = '' for k, v in string.gmatch('a=1, b=2', '(%w+)=(%w+)') do s = s .. k .. v end add(s)\n"
-		"  s = '' for w in ('one two three'):gmatch('%a+') do s = s .. w:sub(1, 1) end add(s)\n"
-		"  add(pcall(string.match, 'x', '[a'))\n"
-		"  add(pcall(string.match, 'x', '%'))\n"
-		"  add(pcall(string.gsub, 'x', 'x', '%2'))\n"
+		"  add(P(string.find('hello world', 'o w')))\n"
+		"  add(P(string.find('hello world', 'l+')))\n"
+		"  add(P(string.find('a.b', '.', 1, true)))\n"
+		"  add(P(string.match('key = value', '(%w+)%s*=%s*(%w+)')))\n"
+		"  add(P(string.match('  x', '^%s*()')))\n"
+		"  add(P(string.match('f(a(b)c)d', '%b()')))\n"
+		"  add(P(string.match('THE (quick) fox', '%f[%a]%a+')))\n"
+		"  add(P(string.match('abcabc', '(abc)%1')))\n"
+		"  add(P(string.match('2024-01-31', '^(%d+)-(%d+)-(%d+)$')))\n"
+		"  add(P(string.match('aaa', 'a-$')))\n"
+		"  add(P(string.match('[x]', '[]x[]+')))\n"
+		"  add(P(string.match('xyz', '[^%l]')))\n"
+		"  add(P(string.gsub('hello world', 'o', '0')))\n"
+		"  add(P(string.gsub('abc', '%w', '%0%0')))\n"
+		"  add(P(string.gsub('$name is $age', '%$(%w+)', {name = 'bo', age = 3})))\n"
+		"  add(P(string.gsub('abc', '', '-')))\n"
+		"  add(P(string.gsub('one two', '(%w+)', function(w) return w:upper() end, 1)))\n"
+		"  local s = '' for k, v in string.gmatch('a=1, b=2', '(%w+)=(%w+)') do s = s .. k .. v end add(P(s))\n"
+		"  s = '' for w in ('one two three'):gmatch('%a+') do s = s .. w:sub(1, 1) end add(P(s))\n"
+		"  add(P(pcall(string.match, 'x', '[a')))\n"
+		"  add(P(pcall(string.match, 'x', '%')))\n"
+		"  add(P(pcall(string.gsub, 'x', 'x', '%2')))\n"
 		"  return table.concat(r, ' ')\n"
 		"end}\n";
 	expect_str(src, "f",
@@ -1166,20 +1167,152 @@ static void test_no_meter_switch(void **state)
 		ds_vm_result_free(&r[i]);
 }
 
-/* Memory no creation charge sees (here array slots copied from a vararg
- * list) is bounded only by the hard ceiling: passing it is a local
- * resource failure, DS_ENOMEM and no receipt, never a status. */
+/* src has "@@@" where its first '...' token goes. With '...' there, it is
+ * refused with the vararg error at the given line; with '@' there, Lua's
+ * own lexer reports its syntax error at that same line (so the scan counts
+ * lines as Lua does). */
+static void expect_vararg(const char *src, int line)
+{
+	char buf[1024], err[300], want[300];
+	size_t n = strlen(src);
+	assert_true(n < sizeof(buf));
+	memcpy(buf, src, n + 1);
+	char *at = strstr(buf, "@@@");
+	assert_non_null(at);
+	memcpy(at, "...", 3);
+	snprintf(want, sizeof(want),
+		 "contract source uses '...' (varargs), which the sandbox refuses: line %d", line);
+	expect_fail(buf, "f", DS_VM_FORBIDDEN, want);
+	memcpy(at, "@  ", 3);
+	enum ds_vm_status st = run(buf, "f", err, sizeof(err), NULL, NULL);
+	snprintf(want, sizeof(want), "syntax error: t:%d:", line);
+	if (st != DS_VM_BAD_CALL || strncmp(err, want, strlen(want)) != 0)
+		print_error("with '@': got %s \"%s\", want %s...\n", ds_vm_status_name(st), err, want);
+	assert_int_equal(st, DS_VM_BAD_CALL);
+	assert_memory_equal(err, want, strlen(want));
+}
+
+/* The source scan that refuses '...' must see what Lua's lexer sees: the
+ * token in code, never in strings or comments, and Lua's line numbers. */
+static void test_vararg_scan(void **state)
+{
+	(void)state;
+	/* In strings and comments: accepted. */
+	expect_str("-- a comment ... with dots\n"
+		   "--[[ a long ... comment ]] --[==[ ]] ... ]=] ... ]==]\n"
+		   "--[=x not a long bracket: a short comment ...\n"
+		   "return {f = function() return 'a...b' .. \"...\" .. [[...]] .. [==[ ]] ... ]=] ]==]\n"
+		   "  .. 'it\\'s ...' .. \"q\\\"...\" .. '\\\\' .. '\\z\n   ...' .. '\\\n...' end}\n"
+		   "-- ... at the end, in a comment",
+		   "f", "a...b...... ]] ... ]=] it's ...q\"...\\...\n...");
+	/* Concatenation, with and without spaces; numerals with dots. */
+	expect_str("return {f = function() local a, b = 'x', 'y'\n"
+		   "  return a..b .. a ..b.. 1 .. .5 .. 2. end}",
+		   "f", "xyxy10.52.0");
+	/* Numerals take their dots, as in Lua: a malformed number, not '...'. */
+	expect_fail("return {f = function() return 1...2 end}", "f", DS_VM_BAD_CALL,
+		    "syntax error: t:1: malformed number near '1...2'");
+
+	/* In code: refused, with the line. */
+	expect_vararg("return {\n  f = function(@@@)\n  end,\n}", 2);
+	expect_vararg("local t = {@@@}\nreturn {f = function() end}", 1);
+	expect_vararg("return {f = function(a)\n\n  return select('#', @@@) end}", 3);
+	expect_vararg("local s = [[\n...\n]] local t = {@@@} return {}", 3);
+	expect_vararg("local s = [==[\n]]\n]=]\n]==] .. '\\z\n\n  ' .. '\\\n' return {@@@}", 7);
+	expect_vararg("return {}\n\n@@@", 3);
+	expect_vararg("x = 'a\\\\' .. \"\\\"\" y = {@@@}", 1);
+	expect_vararg("x = [=[ ]] ]==] ]=] y = {@@@}", 1);
+	expect_vararg("local t = {@@@.} return {}", 1);
+	expect_vararg("local a1 = 1 return a1@@@ 2", 1);
+	expect_vararg("local x = 'a'..@@@.. 'b'", 1);
+	expect_vararg("-- c\n--[[\n]] x = 1 --[=[ ]] ]=] @@@ return {}", 3);
+	/* Line breaks count as Lua counts them: "\r\n" and "\n\r" are one. */
+	expect_vararg("x = 1\r\ny = 2\n\rz = 3\r\r@@@", 5);
+	expect_vararg("x = '\\\r\n' y = '\\z \n\r \r\n ' --[[\r\n\r]] @@@", 6);
+	/* The error comes before compilation, so before a syntax error later
+	 * in the source. */
+	expect_fail("return {f = function( end ... }", "f", DS_VM_FORBIDDEN,
+		    "contract source uses '...' (varargs), which the sandbox refuses: line 1");
+}
+
+/* The hostile uses of '...' are refused the same way on every call: a
+ * normal failed receipt (the same instruction figure each time), no
+ * longer a run to the hard ceiling. load() in the sandbox refuses too. */
+static void test_vararg_hostile(void **state)
+{
+	(void)state;
+	const char *srcs[] = {
+		"local m = {}\nfunction m.x(...) return {...} end\nreturn m",
+		"return { f = function()\n"
+		"  local big = {} for i = 1, 10000 do big[i] = i end\n"
+		"  local function g(...) local T = {} for i = 1, 1e9 do T[i] = {...} end end\n"
+		"  g(table.unpack(big))\n"
+		"end }",
+		"local t = {...}\nreturn {x = function() return #t end}",
+	};
+	const char *errs[] = {
+		"contract source uses '...' (varargs), which the sandbox refuses: line 2",
+		"contract source uses '...' (varargs), which the sandbox refuses: line 3",
+		"contract source uses '...' (varargs), which the sandbox refuses: line 1",
+	};
+	const char *methods[] = {"x", "f", "x"};
+	for (size_t i = 0; i < DS_ARRAY_LEN(srcs); i++) {
+		char first[1024] = "";
+		for (int k = 0; k < 3; k++) {
+			struct ds_vm_limits l = test_limits();
+			struct ds_vm_result r;
+			struct mock m;
+			assert_int_equal(run_src(&r, &m, &l, srcs[i], strlen(srcs[i]), methods[i],
+						 NULL, 0),
+					 0);
+			assert_int_equal(r.status, DS_VM_FORBIDDEN);
+			assert_string_equal(r.error, errs[i]);
+			assert_int_equal(r.ret.len, 0);
+			assert_int_equal(m.nov, 0);
+			char line[1024];
+			receipt_line(line, sizeof(line), "v", &r, &m);
+			if (k == 0)
+				snprintf(first, sizeof(first), "%s", line);
+			assert_string_equal(line, first);
+			ds_vm_result_free(&r);
+			mock_free(&m);
+		}
+	}
+	/* load() in the sandbox: a sandbox rule, not a catchable syntax error. */
+	const char *ld_err = "load: source uses '...' (varargs), which the sandbox refuses: line 2";
+	expect_fail("return {f = function() return load('local x\\nreturn {...}') end}", "f",
+		    DS_VM_FORBIDDEN, ld_err);
+	expect_fail("return {f = function() local ok = pcall(load, 'x = 1\\n...') return ok end}",
+		    "f", DS_VM_FORBIDDEN, ld_err);
+	expect_str("return {f = function() return load('return \"...\" -- ...')() end}", "f",
+		   "...");
+}
+
+/* Memory no creation charge sees is bounded only by the hard ceiling:
+ * passing it is a local resource failure, DS_ENOMEM and no receipt, never
+ * a status. '...' is refused, so the route here is Lua stacks: each
+ * coroutine holds a chain of calls with ~200 registers each (about 0.6 MB)
+ * for one coroutine charge. docs/CONTRACTS.md "Known gap" says so. */
 static void test_hard_ceiling(void **state)
 {
 	(void)state;
 	struct ds_vm_limits l = test_limits();
 	l.memory_bytes_max = 64u << 10;
 	l.instructions_max = 100000; /* hard ceiling 256 KiB + 12.8 MB */
-	const char *src = "return { f = function()\n"
-			  "  local big = {} for i = 1, 10000 do big[i] = i end\n"
-			  "  local function g(...) local T = {} for i = 1, 1e9 do T[i] = {...} end end\n"
-			  "  g(table.unpack(big))\n"
-			  "end }";
+	char src[4096];
+	int o = snprintf(src, sizeof(src), "local d\nd = function(n)\n  local a0");
+	for (int i = 1; i < 190; i++)
+		o += snprintf(src + o, sizeof(src) - (size_t)o, ", a%d", i);
+	snprintf(src + o, sizeof(src) - (size_t)o,
+		 "\n  if n > 0 then d(n - 1) else coroutine.yield() end\nend\n"
+		 "return { f = function()\n"
+		 "  local keep = {}\n"
+		 "  for i = 1, 1e9 do\n"
+		 "    local co = coroutine.create(d)\n"
+		 "    coroutine.resume(co, 150)\n"
+		 "    keep[i] = co\n"
+		 "  end\n"
+		 "end }");
 	struct ds_vm_result r;
 	struct mock m;
 	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), DS_ENOMEM);
@@ -1192,6 +1325,17 @@ static void test_hard_ceiling(void **state)
 	 * same way: it is not the contract's receipt that changes. */
 	l.instructions_max = 200000;
 	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), DS_ENOMEM);
+	ds_vm_result_free(&r);
+	mock_free(&m);
+	/* A smaller chain per coroutine stays under the ceiling and ends,
+	 * deterministically, out of instructions: the ceiling is what the
+	 * large frames reach, not the loop. */
+	l.instructions_max = 100000;
+	char *p = strstr(src, "resume(co, 150)");
+	assert_non_null(p);
+	memcpy(p, "resume(co,   1)", 15);
+	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), 0);
+	assert_int_equal(r.status, DS_VM_OUT_OF_INSTRUCTIONS);
 	ds_vm_result_free(&r);
 	mock_free(&m);
 }
@@ -1219,6 +1363,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crypto_charges),
 		cmocka_unit_test(test_creation_charge),
 		cmocka_unit_test(test_no_meter_switch),
+		cmocka_unit_test(test_vararg_scan),
+		cmocka_unit_test(test_vararg_hostile),
 		cmocka_unit_test(test_hard_ceiling),
 		cmocka_unit_test(test_processes_and_seeds),
 	};
