@@ -374,6 +374,11 @@ int ds_vm_call(struct ds_vm_result *res, const struct ds_vm_limits *lim,
 		uint64_t per = lim->instructions_max > UINT64_MAX / DS__VM_HARD_BYTES_PER_INSTR ?
 				       UINT64_MAX : lim->instructions_max * DS__VM_HARD_BYTES_PER_INSTR;
 		hard = hard > UINT64_MAX - per ? UINT64_MAX : hard + per;
+		uint64_t frames = (uint64_t)lim->call_depth_max + DS_VM_HOOK_STEP;
+		uint64_t stacks = (1 + DS__VM_COROUTINES_MAX) *
+				  (3 * frames * DS__VM_FRAME_SLOTS * DS__VM_SLOT_BYTES +
+				   frames * DS__VM_FRAME_BYTES);
+		hard = hard > UINT64_MAX - stacks ? UINT64_MAX : hard + stacks;
 		sb.hard_bytes = hard > SIZE_MAX ? SIZE_MAX : (size_t)hard;
 	}
 	/* The encoding area is kept per thread: allocating and freeing 64 KiB

@@ -32,11 +32,21 @@
  * fresh state; load() names are cut to DS__VM_SHORTSTR_LEN - 1 bytes. */
 /* Node protection only (no receipt): the live heap may not pass
  * DS__VM_HARD_MEM_FACTOR x memory_bytes_max + DS__VM_HARD_BYTES_PER_INSTR
- * x instructions_max. The second term covers what the budget lets a
- * contract hold without a creation charge (table slots, short strings,
- * stacks); see docs/CONTRACTS.md "Memory". */
+ * x instructions_max, plus the stack allowance below. The second term
+ * covers what the budget lets a contract hold without a creation charge
+ * (table slots, short strings); see docs/CONTRACTS.md "Memory". */
 #define DS__VM_HARD_MEM_FACTOR 4
 #define DS__VM_HARD_BYTES_PER_INSTR 128
+/* Lua stacks are not charged: each thread's stack is bounded instead, and
+ * the ceiling holds (1 + DS__VM_COROUTINES_MAX) of them. A thread's chain is
+ * at most call_depth_max + DS_VM_HOOK_STEP frames deep (depth is sampled
+ * once per step), a frame at most DS__VM_FRAME_SLOTS slots of
+ * DS__VM_SLOT_BYTES, and a growing stack briefly holds its old and new copy
+ * (x 3); DS__VM_FRAME_BYTES covers a frame's CallInfo. */
+#define DS__VM_COROUTINES_MAX 16 /* coroutine.create/wrap per call */
+#define DS__VM_FRAME_SLOTS 256
+#define DS__VM_SLOT_BYTES 16
+#define DS__VM_FRAME_BYTES 128
 /* Fixed charges (instructions) for host calls and coroutines; bytes moved
  * through the host cost one instruction per DS__VM_HOST_BYTE_DIV. */
 #define DS__VM_CHARGE_GET 200
@@ -79,6 +89,7 @@ struct ds__sb {
 	char fatal_buf[DS_VM_ERROR_MAX + 1];
 	uint32_t writes;
 	uint32_t events;
+	uint32_t coroutines; /* created in this call */
 	uint8_t *scratch; /* value encoding area, value_bytes_max; malloc'd */
 };
 

@@ -508,13 +508,20 @@ static int sb_sort(lua_State *L)
 
 /* ---- coroutines ----------------------------------------------------------
  * Each thread has its own hook counter, so up to a step of instructions per
- * coroutine would go uncounted: creating one costs a full step instead. A
+ * coroutine would go uncounted: creating one costs a full step instead, and
+ * a call creates at most DS__VM_COROUTINES_MAX. A
  * failure inside a coroutine that is a sandbox failure is re-raised in the
  * resumer rather than returned. */
 
 static int co_new(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TFUNCTION);
+	/* Each coroutine has a stack of its own, which no charge covers: the
+	 * count is capped so the stacks stay under the hard ceiling. */
+	struct ds__sb *sb = ds__vm_sb(L);
+	if (sb->metering && ++sb->coroutines > DS__VM_COROUTINES_MAX)
+		ds__vm_fatalf(L, DS_VM_LIMIT, "too many coroutines (at most %d per call)",
+			      DS__VM_COROUTINES_MAX);
 	ds__vm_charge(L, DS__VM_CHARGE_COROUTINE);
 	lua_State *co = lua_newthread(L);
 	lua_pushvalue(L, 1);

@@ -336,8 +336,10 @@ static const struct vcase golden[] = {
 	 "coroutines.lua.generator status=ok instr=1114 mem=2520 err=\"\" ret=030c writes=0 events="},
 	{"coroutines.lua", "yield_in_pcall",
 	 "coroutines.lua.yield_in_pcall status=ok instr=1114 mem=2512 err=\"\" ret=0370 writes=0 events="},
+	/* Was out_of_instructions at 2,000,000 before coroutines were capped
+	 * at 16 per call (their stacks are bounded, not charged). */
 	{"coroutines.lua", "churn",
-	 "coroutines.lua.churn status=out_of_instructions instr=2000000 mem=474816 err=\"out of instructions\" ret= writes=0 events="},
+	 "coroutines.lua.churn status=limit instr=16232 mem=6096 err=\"too many coroutines (at most 16 per call)\" ret= writes=0 events="},
 	{"coroutines.lua", "loop_inside",
 	 "coroutines.lua.loop_inside status=out_of_instructions instr=2000000 mem=2464 err=\"out of instructions\" ret= writes=0 events="},
 	{"catch_limits.lua", "instructions",
@@ -1293,12 +1295,16 @@ static void test_vararg_hostile(void **state)
  * a status. '...' is refused, so the route here is Lua stacks: each
  * coroutine holds a chain of calls with ~200 registers each (about 0.6 MB)
  * for one coroutine charge. docs/CONTRACTS.md "Known gap" says so. */
-static void test_hard_ceiling(void **state)
+/* Lua stacks are not charged; they are bounded. Coroutines of large frames
+ * kept alive used to reach the node-protection ceiling in a few thousand
+ * instructions; a call may now create at most 16 coroutines, and the
+ * ceiling holds 17 full stacks, so the same program ends with a receipt. */
+static void test_stacks_bounded(void **state)
 {
 	(void)state;
 	struct ds_vm_limits l = test_limits();
 	l.memory_bytes_max = 64u << 10;
-	l.instructions_max = 100000; /* hard ceiling 256 KiB + 12.8 MB */
+	l.instructions_max = 100000;
 	char src[4096];
 	int o = snprintf(src, sizeof(src), "local d\nd = function(n)\n  local a0");
 	for (int i = 1; i < 190; i++)
@@ -1312,30 +1318,45 @@ static void test_hard_ceiling(void **state)
 		 "    coroutine.resume(co, 150)\n"
 		 "    keep[i] = co\n"
 		 "  end\n"
+		 "end, g = function(k)\n"
+		 "  local keep = {}\n"
+		 "  for i = 1, k do\n"
+		 "    local co = coroutine.wrap(d)\n"
+		 "    co(150)\n"
+		 "    keep[i] = co\n"
+		 "  end\n"
+		 "  return #keep\n"
 		 "end }");
-	struct ds_vm_result r;
+	struct ds_vm_result r, r2;
 	struct mock m;
-	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), DS_ENOMEM);
-	assert_int_equal(r.status, DS_VM_OK);
-	assert_int_equal(r.instructions, 0);
-	assert_null(r.ret.data);
-	ds_vm_result_free(&r);
-	mock_free(&m);
-	/* The same program under a larger budget's ceiling still fails the
-	 * same way: it is not the contract's receipt that changes. */
-	l.instructions_max = 200000;
-	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), DS_ENOMEM);
-	ds_vm_result_free(&r);
-	mock_free(&m);
-	/* A smaller chain per coroutine stays under the ceiling and ends,
-	 * deterministically, out of instructions: the ceiling is what the
-	 * large frames reach, not the loop. */
-	l.instructions_max = 100000;
-	char *p = strstr(src, "resume(co, 150)");
-	assert_non_null(p);
-	memcpy(p, "resume(co,   1)", 15);
+	/* Unbounded creation: the 17th coroutine is refused, a receipt. */
 	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "f", NULL, 0), 0);
-	assert_int_equal(r.status, DS_VM_OUT_OF_INSTRUCTIONS);
+	assert_int_equal(r.status, DS_VM_LIMIT);
+	assert_non_null(strstr(r.error, "too many coroutines (at most 16 per call)"));
+	mock_free(&m);
+	assert_int_equal(run_src(&r2, &m, &l, src, strlen(src), "f", NULL, 0), 0);
+	assert_int_equal(r2.status, r.status);
+	assert_int_equal(r2.instructions, r.instructions);
+	assert_string_equal(r2.error, r.error);
+	ds_vm_result_free(&r);
+	ds_vm_result_free(&r2);
+	mock_free(&m);
+	/* 16 deep coroutines kept alive: allowed, and under the ceiling. */
+	uint8_t arg[16];
+	struct ds_enc e;
+	size_t al;
+	ds_enc_init(&e, arg, sizeof(arg));
+	ds_value_enc_int(&e, 16);
+	assert_int_equal(ds_enc_finish(&e, &al), 0);
+	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "g", arg, al), 0);
+	assert_int_equal(r.status, DS_VM_OK);
+	ds_vm_result_free(&r);
+	mock_free(&m);
+	ds_enc_init(&e, arg, sizeof(arg));
+	ds_value_enc_int(&e, 17);
+	assert_int_equal(ds_enc_finish(&e, &al), 0);
+	assert_int_equal(run_src(&r, &m, &l, src, strlen(src), "g", arg, al), 0);
+	assert_int_equal(r.status, DS_VM_LIMIT);
 	ds_vm_result_free(&r);
 	mock_free(&m);
 }
@@ -1365,7 +1386,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_no_meter_switch),
 		cmocka_unit_test(test_vararg_scan),
 		cmocka_unit_test(test_vararg_hostile),
-		cmocka_unit_test(test_hard_ceiling),
+		cmocka_unit_test(test_stacks_bounded),
 		cmocka_unit_test(test_processes_and_seeds),
 	};
 	return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
