@@ -85,8 +85,6 @@ bool ds__chain_qc_names(const struct ds_qc *qc, uint64_t height, const uint8_t h
  * write, exactly as a commit does (the benchmark measures this code). */
 int ds__chain_put_changeset(struct ds_wtxn *tx, const struct ds_smt_changeset *cs) DS_MUST_USE;
 
-#endif
-
 /* ---- test kit: synthetic chains for tests, benches and the hidden debug
  * commands (crash test). Deterministic keys from fixed seeds: never use on a
  * real network. ------------------------------------------------------------ */
@@ -114,3 +112,5 @@ int ds__kit_tx(struct ds__kit *k, struct ds_buf *out, const char *method, const 
 /* Builds block h from a header prepared by ds_chain_next_header plus txs. */
 int ds__kit_seal(struct ds__kit *k, struct ds_header *h, const struct ds_iov *txs, size_t ntx,
 		 struct ds_buf *block, struct ds_qc *qc) DS_MUST_USE;
+
+#endif

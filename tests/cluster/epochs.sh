@@ -12,33 +12,10 @@ TAG=epochs
 . "$(dirname "$0")/../lib/cluster.sh"
 N=5
 
-if [ ! -x "$BIN" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
-	echo "1..1"
-	echo "not ok 1 - danshari binary ($BIN), curl or jq missing"
-	exit 1
-fi
-
-BASE=$(pick_ports $((2 * N)))
-if [ "$BASE" = 0 ]; then
-	echo "1..1"
-	echo "not ok 1 - no free port range found"
-	exit 1
-fi
-echo "# base port $BASE, dir $T"
+pick_base $((2 * N))
 
 CHAIN=epochs-test
-api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
-get() { curl -s --max-time 3 "$(api "$1")$2"; }
-height() { get "$1" /v1/status | jq -r '.height // empty' 2>/dev/null; }
-pk_of() { sed -n 's/^public //p' "$1"; }
-all_at_least() {
-	local h=$1; shift
-	for i in "$@"; do
-		local x
-		x=$(height "$i")
-		[ -n "$x" ] && [ "$x" -ge "$h" ] || return 1
-	done
-}
+base_port_api
 max_height() {
 	local m=0 x i
 	for i in "$@"; do
@@ -65,28 +42,6 @@ stop() { # stop I: SIGTERM, bounded wait; 0 if it exited with status 0
 }
 dump_logs() { for i in "$@"; do log_tail "$T/log$i" 15; done; }
 
-# send NODE KEYFILE words...: build with 'danshari words...', sign, POST to
-# NODE, wait (bounded) for the commit; the tx JSON is left in $T/last.json.
-seq_no=0
-send() {
-	local node=$1 key=$2; shift 2
-	seq_no=$((seq_no + 1))
-	local h
-	h=$(height "$node")
-	[ -n "$h" ] || return 1
-	rm -f "$T/last.json"
-	ds "$@" --chain-id $CHAIN --key "$key" --expiry-height $((h + 200)) 2>>"$T/err" |
-		ds tx sign --key "$key" --hex --out "$T/s$seq_no.hex" 2>>"$T/err" || return 1
-	local resp id
-	resp=$(curl -s --max-time 10 -XPOST -H 'Content-Type: application/json' \
-		-d "{\"tx_hex\":\"$(cat "$T/s$seq_no.hex")\"}" "$(api "$node")/v1/tx")
-	id=$(echo "$resp" | jq -r '.id // empty' 2>/dev/null)
-	[ -n "$id" ] || { echo "# submit refused: $resp"; return 1; }
-	committed() { get "$node" "/v1/tx/$id" >"$T/last.json" && [ "$(jq -r .status "$T/last.json")" = committed ]; }
-	wait_until 30 committed
-}
-receipt() { jq -r ".receipt.$1" "$T/last.json" 2>/dev/null; }
-receipt_ok() { [ "$(receipt status)" = ok ]; }
 # pass KIND PAYLOAD: org0 proposes, org1, org2 and org0 approve (3 of 4 passes)
 pass() {
 	send 0 "$K0" gov propose --kind "$1" --payload "$2" && receipt_ok ||

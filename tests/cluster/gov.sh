@@ -10,76 +10,12 @@ set -u
 TAG=gov
 . "$(dirname "$0")/../lib/cluster.sh"
 
-if [ ! -x "$BIN" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
-	echo "1..1"
-	echo "not ok 1 - danshari binary ($BIN), curl or jq missing"
-	exit 1
-fi
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-BASE=0
-for _ in $(seq 1 50); do
-	b=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-	b=$((b - b % 2))
-	free=1
-	for k in $(seq 0 $((2 * N - 1))); do port_free $((b + k)) || { free=0; break; }; done
-	if [ $free = 1 ]; then BASE=$b; break; fi
-done
-if [ $BASE = 0 ]; then
-	echo "1..1"
-	echo "not ok 1 - no free port range found"
-	exit 1
-fi
-echo "# base port $BASE, dir $T"
+pick_base $((2 * N))
 
 CHAIN=gov-test
-api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
-get() { curl -s --max-time 3 "$(api "$1")$2"; }
-height() { get "$1" /v1/status | jq -r '.height // empty' 2>/dev/null; }
-pk_of() { sed -n 's/^public //p' "$1"; }
+base_port_api
 
-wait_until() {
-	local limit=$1; shift
-	local end=$((SECONDS + limit))
-	while [ $SECONDS -lt $end ]; do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-all_at_least() {
-	local h=$1; shift
-	for i in "$@"; do
-		local x
-		x=$(height "$i")
-		[ -n "$x" ] && [ "$x" -ge "$h" ] || return 1
-	done
-}
-
-# send NODE KEYFILE UNSIGNED-BUILDER-ARGS...: builds with the given 'danshari'
-# subcommand words (tx build ... / gov ...), signs with KEYFILE, POSTs to
-# NODE, waits (bounded) for the commit; the tx JSON is left in $T/last.json.
-seq_no=0
-send() {
-	local node=$1 key=$2; shift 2
-	seq_no=$((seq_no + 1))
-	local h
-	h=$(height "$node")
-	[ -n "$h" ] || return 1
-	rm -f "$T/last.json"
-	ds "$@" --chain-id $CHAIN --key "$key" --expiry-height $((h + 200)) 2>>"$T/err" |
-		ds tx sign --key "$key" --hex --out "$T/s$seq_no.hex" 2>>"$T/err" || return 1
-	local resp id
-	resp=$(curl -s --max-time 10 -XPOST -H 'Content-Type: application/json' \
-		-d "{\"tx_hex\":\"$(cat "$T/s$seq_no.hex")\"}" "$(api "$node")/v1/tx")
-	id=$(echo "$resp" | jq -r '.id // empty' 2>/dev/null)
-	[ -n "$id" ] || { echo "# submit refused: $resp"; return 1; }
-	committed() { get "$node" "/v1/tx/$id" >"$T/last.json" && [ "$(jq -r .status "$T/last.json")" = committed ]; }
-	wait_until 30 committed
-}
 jqe() { jq -e "$@" >/dev/null; }
-receipt() { jq -r ".receipt.$1" "$T/last.json" 2>/dev/null; }
-receipt_ok() { [ "$(receipt status)" = ok ]; }
 receipt_error_has() { [ "$(receipt status)" = failed ] && receipt error | grep -q -- "$1"; }
 
 echo "1..18"

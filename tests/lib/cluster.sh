@@ -30,8 +30,8 @@ check() {
 }
 ds() { timeout -k 2 "${DS_TIMEOUT_S:-20}" "$BIN" "$@"; }
 
-# ---- shared helpers (added for faults/restart/api/credit; basic.sh and
-# gov.sh define their own wait_until and port search, which take precedence)
+# ---- shared helpers (added for faults/restart/api/credit; basic.sh defines
+# its own wait_until and port search, which take precedence)
 bail() { nok "$1"; echo "1..$n"; echo "Bail out! $1"; exit 1; }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 
@@ -207,3 +207,66 @@ stop_node() {
 	[ $rc -eq 0 ] || log_tail "$(node_log "$1")" 25
 	return $rc
 }
+
+# ---- a consortium written by `danshari init --base-port $BASE` (gov.sh,
+# epochs.sh). pick_base COUNT: a TAP failure and exit 1 when the binary,
+# curl or jq is missing or no COUNT free ports are found, else sets BASE.
+pick_base() {
+	if [ ! -x "$BIN" ] || ! command -v curl >/dev/null || ! command -v jq >/dev/null; then
+		echo "1..1"
+		echo "not ok 1 - danshari binary ($BIN), curl or jq missing"
+		exit 1
+	fi
+	BASE=$(pick_ports "$1")
+	if [ "$BASE" = 0 ]; then
+		echo "1..1"
+		echo "not ok 1 - no free port range found"
+		exit 1
+	fi
+	echo "# base port $BASE, dir $T"
+}
+# base_port_api defines api NODE (node NODE's API URL, port
+# BASE + 2 NODE + 1), get NODE PATH and height NODE (replacing the get and
+# height above), pk_of KEYFILE and all_at_least HEIGHT NODE...; call it
+# once BASE is set.
+base_port_api() {
+	api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
+	get() { curl -s --max-time 3 "$(api "$1")$2"; }
+	height() { get "$1" /v1/status | jq -r '.height // empty' 2>/dev/null; }
+	pk_of() { sed -n 's/^public //p' "$1"; }
+	all_at_least() {
+		local h=$1 i x; shift
+		for i in "$@"; do
+			x=$(height "$i")
+			[ -n "$x" ] && [ "$x" -ge "$h" ] || return 1
+		done
+	}
+}
+
+# Transactions through the API. These use the sourcing script's CHAIN (the
+# chain id), T, wait_until, and api, get and height (base_port_api's, or the
+# script's own with the same meaning).
+# send NODE KEYFILE WORDS...: builds with 'danshari WORDS...' (tx build ... /
+# gov ...), signs with KEYFILE, POSTs to NODE, waits (bounded) for the
+# commit; the tx JSON is left in $T/last.json.
+seq_no=0
+send() {
+	local node=$1 key=$2; shift 2
+	seq_no=$((seq_no + 1))
+	local h
+	h=$(height "$node")
+	[ -n "$h" ] || return 1
+	rm -f "$T/last.json"
+	ds "$@" --chain-id "$CHAIN" --key "$key" --expiry-height $((h + 200)) 2>>"$T/err" |
+		ds tx sign --key "$key" --hex --out "$T/s$seq_no.hex" 2>>"$T/err" || return 1
+	local resp id
+	resp=$(curl -s --max-time 10 -XPOST -H 'Content-Type: application/json' \
+		-d "{\"tx_hex\":\"$(cat "$T/s$seq_no.hex")\"}" "$(api "$node")/v1/tx")
+	id=$(echo "$resp" | jq -r '.id // empty' 2>/dev/null)
+	[ -n "$id" ] || { echo "# submit refused: $resp"; return 1; }
+	committed() { get "$node" "/v1/tx/$id" >"$T/last.json" && [ "$(jq -r .status "$T/last.json")" = committed ]; }
+	wait_until 30 committed
+}
+# receipt FIELD: a field of the last sent tx's receipt (jq path after .receipt.)
+receipt() { jq -r ".receipt.$1" "$T/last.json" 2>/dev/null; }
+receipt_ok() { [ "$(receipt status)" = ok ]; }

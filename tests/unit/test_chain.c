@@ -1,50 +1,16 @@
 /* chain: genesis, commit, reads with proofs, refusals, pruning, reopen,
  * verify-chain and corruption detection. */
-#include "testutil.h"
+#include "epoch_fixture.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "chain/chain_int.h"
 #include "codec/codec.h"
 #include "crypto/crypto.h"
 
-struct fx {
-	char *dir;
-	struct ds__kit kit;
-	struct ds_chain *c;
-	struct ds_buf block;
-	struct ds_qc qc;
-	uint64_t rng;
-};
-
 static const struct ds_chain_options fast = {.no_sync = true};
 
-static struct fx *fx_new(uint64_t retain)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	f->dir = tu_tmpdir("chain");
-	assert_int_equal(ds__kit_init(&f->kit, "test-chain", retain, 0), 0);
-	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &fast), 0);
-	ds_buf_init(&f->block);
-	f->rng = tu_seed() | 1;
-	return f;
-}
-
-static void fx_free(struct fx *f)
-{
-	ds_chain_close(f->c);
-	ds__kit_free(&f->kit);
-	ds_buf_free(&f->block);
-	tu_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-}
-
-static void commit_n(struct fx *f, int blocks, uint32_t ntx, uint64_t key_space)
+static void commit_n(struct ef *f, int blocks, uint32_t ntx, uint64_t key_space)
 {
 	for (int i = 0; i < blocks; i++) {
 		assert_int_equal(ds__kit_block(&f->kit, f->c, ntx, key_space, &f->rng, &f->block, &f->qc), 0);
@@ -62,7 +28,7 @@ static int setup(void **state)
 static void test_genesis_and_reopen(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(0);
+	struct ef *f = ef_new("test-chain", 0);
 	struct ds_chain_tip tip;
 	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
 	assert_int_equal(tip.height, 0);
@@ -93,13 +59,13 @@ static void test_genesis_and_reopen(void **state)
 	other.time_ms++;
 	assert_int_equal(ds_chain_open(&f->c, f->dir, &other, &fast), DS_ECHAIN);
 	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
-	fx_free(f);
+	ef_free(f);
 }
 
 static void test_commit_and_proofs(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(0);
+	struct ef *f = ef_new("test-chain", 0);
 	commit_n(f, 4, 40, 30);
 	struct ds_chain_tip tip;
 	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
@@ -230,19 +196,12 @@ static void test_commit_and_proofs(void **state)
 	assert_int_equal(ds_chain_history_proof(f->c, 4, 4, &pr), DS_ERANGE);
 	assert_int_equal(ds_chain_history_proof(f->c, 1, 5, &pr), DS_ERANGE);
 	ds_buf_free(&pr);
-	fx_free(f);
+	ef_free(f);
 }
 
-
-static uint64_t tip_height(struct fx *f)
-{
-	struct ds_chain_tip t;
-	assert_int_equal(ds_chain_tip(f->c, &t), 0);
-	return t.height;
-}
 
 /* Re-seals block bytes after editing the header (new hash, new QC). */
-static void reseal(struct fx *f, struct ds_header *h)
+static void reseal(struct ef *f, struct ds_header *h)
 {
 	struct ds_block b;
 	assert_int_equal(ds_block_decode(&b, f->block.data, f->block.len), 0);
@@ -263,7 +222,7 @@ static void reseal(struct fx *f, struct ds_header *h)
 static void test_refusals(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(0);
+	struct ef *f = ef_new("test-chain", 0);
 	commit_n(f, 2, 4, 10);
 	assert_int_equal(ds__kit_block(&f->kit, f->c, 4, 10, &f->rng, &f->block, &f->qc), 0);
 	struct ds_block b;
@@ -317,26 +276,26 @@ static void test_refusals(void **state)
 	/* Garbage. */
 	uint8_t junk[100] = {1, 2, 3};
 	assert_true(ds_chain_commit(f->c, junk, sizeof(junk), &f->qc, NULL) < 0);
-	assert_int_equal(tip_height(f), 2);
+	assert_int_equal(ef_tip_height(f), 2);
 	/* The good one goes in; a second time it is refused. */
 	h = good;
 	reseal(f, &h);
 	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
 	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), DS_EEXIST);
-	assert_int_equal(tip_height(f), 3);
+	assert_int_equal(ef_tip_height(f), 3);
 	struct ds_verify_report rep;
 	ds_chain_close(f->c);
 	assert_int_equal(ds_chain_verify(f->dir, &rep, NULL, NULL), 0);
 	assert_int_equal(rep.blocks, 4);
 	assert_int_equal(rep.txs, 12);
 	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &fast), 0);
-	fx_free(f);
+	ef_free(f);
 }
 
 static void test_next_and_check_header(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(0);
+	struct ef *f = ef_new("test-chain", 0);
 	commit_n(f, 2, 3, 10);
 	struct ds_chain_tip tip;
 	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
@@ -399,13 +358,13 @@ static void test_next_and_check_header(void **state)
 	other[0] ^= 1;
 	assert_int_equal(ds_chain_check_header(f->c, &q4, &kh, other,
 					       (const uint8_t(*)[DS_HASH_LEN])other, 1, &why), DS_EINVAL);
-	fx_free(f);
+	ef_free(f);
 }
 
 static void test_pruning(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(2);
+	struct ef *f = ef_new("test-chain", 2);
 	commit_n(f, 8, 20, 15);
 	uint8_t key[64];
 	memcpy(key, "kv/", 3);
@@ -446,103 +405,26 @@ static void test_pruning(void **state)
 	ds_store_read_end(rt);
 	ds_store_close(st);
 	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &fast), 0);
-	fx_free(f);
+	ef_free(f);
 }
 
 /* ---- corruption ---------------------------------------------------------- */
 
-/* File offset in data.mdb of a pointer into the store's map. */
-static long map_offset(const void *p)
-{
-	FILE *m = fopen("/proc/self/maps", "r");
-	assert_non_null(m);
-	char line[1024];
-	long off = -1;
-	while (fgets(line, sizeof(line), m)) {
-		unsigned long lo, hi, fo;
-		char path[512] = "";
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %511s", &lo, &hi, &fo, path) < 3)
-			continue;
-		size_t pl = strlen(path);
-		if ((uintptr_t)p >= lo && (uintptr_t)p < hi && pl >= 8 &&
-		    strcmp(path + pl - 8, "data.mdb") == 0) {
-			off = (long)((uintptr_t)p - lo + fo);
-			break;
-		}
-	}
-	fclose(m);
-	return off;
-}
-
-/* Offset of byte `at` (negative: from the end) of the value under key. */
-static long locate(const char *home, unsigned table, const void *key, size_t kl, long at)
-{
-	char d[4096];
-	snprintf(d, sizeof(d), "%s/data", home);
-	struct ds_store *st;
-	struct ds_store_opts so = {.tables = ds__chain_tables, .tables_len = DS__T_COUNT, .no_sync = true};
-	assert_int_equal(ds_store_open(&st, d, &so), 0);
-	struct ds_rtxn *rt;
-	assert_int_equal(ds_store_read_begin(&rt, st), 0);
-	const uint8_t *v;
-	size_t vl;
-	assert_int_equal(ds_store_get(rt, table, key, kl, &v, &vl), 0);
-	long i = at < 0 ? (long)vl + at : at;
-	assert_true(i >= 0 && (size_t)i < vl);
-	long off = map_offset(v + i);
-	ds_store_read_end(rt);
-	ds_store_close(st);
-	assert_true(off >= 0);
-	return off;
-}
-
-static void flip(const char *home, long off)
-{
-	char p[4096];
-	snprintf(p, sizeof(p), "%s/data/data.mdb", home);
-	int fd = open(p, O_RDWR);
-	assert_true(fd >= 0);
-	uint8_t b;
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b ^= 0x10;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
-	close(fd);
-}
-
-static void expect_bad(const char *home, uint64_t height, const char *what)
-{
-	struct ds_verify_report rep;
-	int rc = ds_chain_verify(home, &rep, NULL, NULL);
-	printf("# corrupt %s: height %llu: %s\n", what, (unsigned long long)rep.bad_height, rep.why);
-	assert_true(rc < 0);
-	assert_int_equal(rep.bad_height, height);
-	assert_true(rep.why[0] != '\0');
-}
-
-static void expect_good(const char *home)
-{
-	struct ds_verify_report rep;
-	int rc = ds_chain_verify(home, &rep, NULL, NULL);
-	if (rc)
-		printf("# unexpected: height %llu: %s\n", (unsigned long long)rep.bad_height, rep.why);
-	assert_int_equal(rc, 0);
-}
-
 static void test_corruption_detected(void **state)
 {
 	(void)state;
-	struct fx *f = fx_new(0);
+	struct ef *f = ef_new("test-chain", 0);
 	commit_n(f, 6, 10, 20);
 	ds_chain_close(f->c);
 	f->c = NULL;
-	expect_good(f->dir);
+	assert_int_equal(ef_expect_good(f->dir), 7);
 	uint8_t k8[8], k12[12];
 	ds_store_key_u64(k8, 3);
 	const long block_at[] = {4, 40, 200, 420};
 	for (size_t i = 0; i < DS_ARRAY_LEN(block_at); i++) {
-		long off = locate(f->dir, DS__T_BLOCKS, k8, 8, block_at[i]);
-		flip(f->dir, off);
-		expect_bad(f->dir, 3, "block");
+		long off = ef_locate(f->dir, DS__T_BLOCKS, k8, 8, block_at[i]);
+		ef_flip(f->dir, off);
+		ef_expect_bad(f->dir, 3, "block");
 		/* Reading it back is an error, never a crash. */
 		assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
 		struct ds_buf b;
@@ -552,31 +434,19 @@ static void test_corruption_detected(void **state)
 		ds_buf_free(&b);
 		ds_chain_close(f->c);
 		f->c = NULL;
-		flip(f->dir, off);
+		ef_flip(f->dir, off);
 	}
-	expect_good(f->dir);
+	assert_int_equal(ef_expect_good(f->dir), 7);
 	/* The QC: the record's last byte is inside the last signature. */
-	long off = locate(f->dir, DS__T_BLOCKS, k8, 8, -1);
-	flip(f->dir, off);
-	expect_bad(f->dir, 3, "qc");
-	flip(f->dir, off);
+	ef_flip_expect_bad(f->dir, DS__T_BLOCKS, k8, 8, -1, 3, "qc");
 	/* A header in the header table. */
-	off = locate(f->dir, DS__T_HEADERS, k8, 8, 30);
-	flip(f->dir, off);
-	expect_bad(f->dir, 3, "header");
-	flip(f->dir, off);
+	ef_flip_expect_bad(f->dir, DS__T_HEADERS, k8, 8, 30, 3, "header");
 	/* A receipt. */
 	ds_put_u64be(k12, 4);
 	ds_put_u32be(k12 + 8, 2);
-	off = locate(f->dir, DS__T_RECEIPTS, k12, 12, -2);
-	flip(f->dir, off);
-	expect_bad(f->dir, 4, "receipt");
-	flip(f->dir, off);
+	ef_flip_expect_bad(f->dir, DS__T_RECEIPTS, k12, 12, -2, 4, "receipt");
 	/* Stored roots. */
-	off = locate(f->dir, DS__T_ROOTS, k8, 8, 5);
-	flip(f->dir, off);
-	expect_bad(f->dir, 3, "roots");
-	flip(f->dir, off);
+	ef_flip_expect_bad(f->dir, DS__T_ROOTS, k8, 8, 5, 3, "roots");
 	/* A latest state value. */
 	uint8_t key[64];
 	memcpy(key, "kv/", 3);
@@ -594,10 +464,7 @@ static void test_corruption_detected(void **state)
 	ds_buf_free(&v);
 	ds_chain_close(f->c);
 	f->c = NULL;
-	off = locate(f->dir, DS__T_LATEST, key, kl, -1);
-	flip(f->dir, off);
-	expect_bad(f->dir, 6, "latest value");
-	flip(f->dir, off);
+	ef_flip_expect_bad(f->dir, DS__T_LATEST, key, kl, -1, 6, "latest value");
 	/* The value in the values table: state_get refuses it. */
 	uint8_t vh[DS_HASH_LEN];
 	{
@@ -611,9 +478,9 @@ static void test_corruption_detected(void **state)
 		ds_chain_close(f->c);
 		f->c = NULL;
 	}
-	off = locate(f->dir, DS__T_VALUES, vh, DS_HASH_LEN, 0);
-	flip(f->dir, off);
-	expect_bad(f->dir, 6, "values table");
+	long off = ef_locate(f->dir, DS__T_VALUES, vh, DS_HASH_LEN, 0);
+	ef_flip(f->dir, off);
+	ef_expect_bad(f->dir, 6, "values table");
 	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
 	struct ds_chain_state_proof sp;
 	ds_chain_state_proof_init(&sp);
@@ -621,15 +488,15 @@ static void test_corruption_detected(void **state)
 	ds_chain_state_proof_free(&sp);
 	ds_chain_close(f->c);
 	f->c = NULL;
-	flip(f->dir, off);
+	ef_flip(f->dir, off);
 	/* State tree nodes: the tip's root node, and a deeper one. */
 	uint8_t nk[DS_SMT_NODE_KEY_MAX];
 	size_t nkl = ds_smt_node_key(nk, 6, NULL, 0);
 	const long node_at[] = {0, 3, -1};
 	for (size_t i = 0; i < DS_ARRAY_LEN(node_at); i++) {
-		off = locate(f->dir, DS__T_NODES, nk, nkl, node_at[i]);
-		flip(f->dir, off);
-		expect_bad(f->dir, 6, "state node");
+		off = ef_locate(f->dir, DS__T_NODES, nk, nkl, node_at[i]);
+		ef_flip(f->dir, off);
+		ef_expect_bad(f->dir, 6, "state node");
 		assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
 		ds_chain_state_proof_init(&sp);
 		int rc = ds_chain_state_get(f->c, key, kl, UINT64_MAX, &sp);
@@ -642,16 +509,13 @@ static void test_corruption_detected(void **state)
 		ds_chain_state_proof_free(&sp);
 		ds_chain_close(f->c);
 		f->c = NULL;
-		flip(f->dir, off);
+		ef_flip(f->dir, off);
 	}
 	/* Genesis record. */
-	off = locate(f->dir, DS__T_META, "genesis", 7, 3);
-	flip(f->dir, off);
-	expect_bad(f->dir, 0, "genesis");
-	flip(f->dir, off);
-	expect_good(f->dir);
+	ef_flip_expect_bad(f->dir, DS__T_META, "genesis", 7, 3, 0, "genesis");
+	assert_int_equal(ef_expect_good(f->dir), 7);
 	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
-	fx_free(f);
+	ef_free(f);
 }
 
 int main(void)

@@ -1,13 +1,12 @@
 /* verify: headers certified by a trusted quorum, tx inclusion, state and
  * history proofs, built here from real keys, QCs and trees; every check is
  * also shown to fail on a tampered input. */
-#include "testutil.h"
+#include "epoch_fixture.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "chain/chain_int.h"
 #include "codec/codec.h"
 #include "exec/exec_sys.h"
 #include "ledger/ledger.h"
@@ -426,158 +425,37 @@ static void test_history_proof(void **state)
 }
 
 
-/* ---- epoch handoff: a real 2-epoch chain (as tests/unit/test_chain_epoch.c)
- * Genesis holds sys/valset (epoch 0, the kit's 4 keys) and a pending
- * sys/valset/next {epoch rec_epoch, since 3, 4 new keys}; with rec_epoch 1,
- * block 4 (exec_height 3) is the epoch end X, committed by a QC on suffix
- * block S_2, and block 5 starts epoch 1. */
-#define EP_SINCE 3
-#define EP_NEWV 4
-
-struct ep {
-	char *dir;
-	struct ds__kit kit;
-	struct ds_chain *c;
-	struct ds_buf block;
-	struct ds_qc qc;
-	uint64_t rng;
-	uint8_t new_pk[EP_NEWV][DS_PK_LEN];
-	uint8_t new_sk[EP_NEWV][DS_SK_LEN];
-	uint8_t rec_cur[2048], rec_next[2048];
-	struct ds_kv st[2];
-};
-
-static const struct ds_chain_options ep_fast = {.no_sync = true};
-
-static size_t ep_record(uint8_t *out, size_t cap, int64_t epoch, int64_t since,
-			const uint8_t (*pks)[DS_PK_LEN], size_t n)
-{
-	struct ds_enc e;
-	ds_enc_init(&e, out, cap);
-	ds_value_enc_map(&e, since >= 0 ? 3 : 2);
-	ds_value_enc_key(&e, "epoch", 5);
-	ds_value_enc_int(&e, epoch);
-	if (since >= 0) {
-		ds_value_enc_key(&e, "height", 6);
-		ds_value_enc_int(&e, since);
-	}
-	ds_value_enc_key(&e, "validators", 10);
-	ds_value_enc_array(&e, (uint32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		ds_value_enc_map(&e, 3);
-		ds_value_enc_key(&e, "addr", 4);
-		ds_value_enc_str(&e, "127.0.0.1:1", 11);
-		ds_value_enc_key(&e, "org", 3);
-		ds_value_enc_str(&e, "org", 3);
-		ds_value_enc_key(&e, "pk", 2);
-		ds_value_enc_bytes(&e, pks[i], DS_PK_LEN);
-	}
-	size_t len;
-	assert_int_equal(ds_enc_finish(&e, &len), 0);
-	return len;
-}
-
-static void ep_sign(struct ds_qc *qc, const char *chain_id, const uint8_t (*sk)[DS_SK_LEN])
-{
-	qc->nsigs = 3;
-	for (uint32_t i = 0; i < 3; i++) {
-		qc->sigs[i].index = i;
-		ds_vote_sign(qc->sigs[i].sig, &qc->vote, chain_id, sk[i]);
-	}
-}
-
-static void ep_next(struct ep *f, uint32_t ntx)
-{
-	assert_int_equal(ds__kit_block(&f->kit, f->c, ntx, 10, &f->rng, &f->block, &f->qc), 0);
-	ep_sign(&f->qc, f->kit.g.chain_id,
-		f->qc.vote.epoch == 0 ? (const uint8_t(*)[DS_SK_LEN])f->kit.val_sk
-				      : (const uint8_t(*)[DS_SK_LEN])f->new_sk);
-}
-
-static void ep_commit(struct ep *f, uint32_t ntx)
-{
-	ep_next(f, ntx);
-	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
-}
+/* ---- epoch handoff: a real 2-epoch chain (epoch_fixture.h, as in
+ * test_chain_epoch.c). Genesis holds sys/valset (epoch 0, the kit's 4 keys)
+ * and a pending sys/valset/next {epoch rec_epoch, since 3, 4 new keys}; with
+ * rec_epoch 1, block 4 (exec_height 3) is the epoch end X, committed by a QC
+ * on suffix block S_2, and block 5 starts epoch 1. */
 
 /* Blocks 1..3, then X = block 4 committed through suffix S_1, S_2; with
  * rec_epoch 1 also block 5 (the first of epoch 1). */
-static struct ep *ep_new(int64_t rec_epoch)
+static struct ef *ep_new(int64_t rec_epoch)
 {
-	struct ep *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	f->dir = tu_tmpdir("verify-epoch");
-	assert_int_equal(ds__kit_init(&f->kit, "verify-epoch", 0, 0), 0);
-	uint8_t old_pk[DS__KIT_VALS][DS_PK_LEN];
-	for (size_t i = 0; i < DS__KIT_VALS; i++)
-		memcpy(old_pk[i], f->kit.g.valset.v[i].pk, DS_PK_LEN);
-	for (uint8_t i = 0; i < EP_NEWV; i++) {
-		uint8_t seed[DS_SEED_LEN];
-		memset(seed, 0xc7, sizeof(seed));
-		seed[0] = i;
-		assert_int_equal(ds_ed25519_seed_keypair(f->new_pk[i], f->new_sk[i], seed), 0);
-	}
-	size_t cl = ep_record(f->rec_cur, sizeof(f->rec_cur), 0, -1, (const uint8_t(*)[DS_PK_LEN])old_pk,
-			      DS__KIT_VALS);
-	size_t nl = ep_record(f->rec_next, sizeof(f->rec_next), rec_epoch, EP_SINCE,
-			      (const uint8_t(*)[DS_PK_LEN])f->new_pk, EP_NEWV);
-	f->st[0] = (struct ds_kv){(const uint8_t *)"sys/valset", 10, f->rec_cur, cl};
-	f->st[1] = (struct ds_kv){(const uint8_t *)DS_EXEC_SYS_VALSET_NEXT_KEY,
-				  strlen(DS_EXEC_SYS_VALSET_NEXT_KEY), f->rec_next, nl};
-	f->kit.g.state = f->st;
-	f->kit.g.nstate = 2;
-	assert_int_equal(ds_chain_open(&f->c, f->dir, &f->kit.g, &ep_fast), 0);
-	ds_buf_init(&f->block);
-	f->rng = tu_seed() | 1;
+	struct ef *f = ef_new_epoch("verify-epoch", rec_epoch);
 	for (int i = 0; i < 3; i++)
-		ep_commit(f, 2);
-	ep_next(f, 0);
+		ef_commit_next(f, 2);
+	ef_next_block(f, 0);
 	if (rec_epoch != 1) {
 		assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
 		return f;
 	}
 	/* X's QC names S_2: the suffix is the finality evidence of X. */
-	struct ds_block b;
-	assert_int_equal(ds_block_decode(&b, f->block.data, f->block.len), 0);
-	struct ds_header x = b.header, s = b.header;
+	struct ds_header x;
+	ef_block_header(f, &x);
 	assert_int_equal(x.epoch, 0);
-	assert_int_equal(x.exec_height, EP_SINCE);
-	uint8_t prev[DS_HASH_LEN], sfx[2 * (DS_HEADER_MAX + 4)];
-	assert_int_equal(ds_header_hash(prev, &x), 0);
-	struct ds_enc e;
-	ds_enc_init(&e, sfx, sizeof(sfx));
-	for (unsigned i = 1; i <= 2; i++) {
-		s.height = x.height + i;
-		memcpy(s.parent_hash, prev, DS_HASH_LEN);
-		s.round = x.round + i;
-		s.time_ms = x.time_ms + i;
-		s.tx_count = 0;
-		ds_merkle_empty_root(s.tx_root);
-		uint8_t enc[DS_HEADER_MAX];
-		size_t n;
-		assert_int_equal(ds_header_encode(enc, sizeof(enc), &n, &s), 0);
-		ds_enc_bytes(&e, enc, n);
-		assert_int_equal(ds_header_hash(prev, &s), 0);
-	}
-	size_t sl;
-	assert_int_equal(ds_enc_finish(&e, &sl), 0);
-	f->qc.vote.commit_height = x.height + 2;
-	memcpy(f->qc.vote.commit_hash, prev, DS_HASH_LEN);
-	f->qc.vote.height = x.height + 3;
-	ep_sign(&f->qc, f->kit.g.chain_id, (const uint8_t(*)[DS_SK_LEN])f->kit.val_sk);
-	assert_int_equal(ds_chain_commit_end(f->c, f->block.data, f->block.len, &f->qc, NULL, sfx, sl), 0);
-	ep_commit(f, 1);
+	assert_int_equal(x.exec_height, EF_SINCE);
+	uint8_t xh[DS_HASH_LEN], hk[DS_HASH_LEN], sfx[EF_SUFFIX_CAP];
+	assert_int_equal(ds_header_hash(xh, &x), 0);
+	size_t sl = ef_suffix(sfx, sizeof(sfx), &x, xh, 2, hk, NULL);
+	struct ds_qc q;
+	ef_qc_naming(f, &q, &x, 2, hk);
+	assert_int_equal(ds_chain_commit_end(f->c, f->block.data, f->block.len, &q, NULL, sfx, sl), 0);
+	ef_commit_next(f, 1);
 	return f;
-}
-
-static void ep_free(struct ep *f)
-{
-	ds_chain_close(f->c);
-	ds__kit_free(&f->kit);
-	ds_buf_free(&f->block);
-	tu_rmrf(f->dir);
-	free(f->dir);
-	free(f);
 }
 
 /* What a node serves for a handoff at block `height`: the header, its QC,
@@ -592,7 +470,7 @@ struct ep_bytes {
 	struct ds_chain_state_proof sp;
 };
 
-static void ep_bytes(struct ep *f, uint64_t height, struct ep_bytes *o)
+static void ep_bytes(struct ef *f, uint64_t height, struct ep_bytes *o)
 {
 	struct ds_buf blk;
 	ds_buf_init(&blk);
@@ -626,7 +504,7 @@ static void ep_bytes_free(struct ep_bytes *o)
 	ds_chain_state_proof_free(&o->sp);
 }
 
-static void ep_trust0(struct ep *f, struct ds_verify_trust *t)
+static void ep_trust0(struct ef *f, struct ds_verify_trust *t)
 {
 	uint8_t pks[DS__KIT_VALS][DS_PK_LEN];
 	for (size_t i = 0; i < DS__KIT_VALS; i++)
@@ -637,7 +515,7 @@ static void ep_trust0(struct ep *f, struct ds_verify_trust *t)
 
 /* Calls the handoff on b (value/proof possibly replaced) and expects rc; a
  * refusal leaves the trust as it was and names a reason containing want. */
-static void ep_expect(struct ep *f, const struct ep_bytes *b, const uint8_t *qc, size_t qn, size_t nchain,
+static void ep_expect(struct ef *f, const struct ep_bytes *b, const uint8_t *qc, size_t qn, size_t nchain,
 		      const uint8_t *val, size_t vl, const uint8_t *proof, size_t pl, int rc,
 		      const char *want)
 {
@@ -657,12 +535,12 @@ static void ep_expect(struct ep *f, const struct ep_bytes *b, const uint8_t *qc,
 static void test_handoff(void **state)
 {
 	(void)state;
-	struct ep *f = ep_new(1);
+	struct ef *f = ep_new(1);
 	static struct ep_bytes x;
 	ep_bytes(f, 4, &x);
 	assert_int_equal(x.nchain, 2);
 	assert_true(x.sp.found);
-	assert_int_equal(x.sp.version, EP_SINCE);
+	assert_int_equal(x.sp.version, EF_SINCE);
 
 	/* The real bytes: the trust moves to epoch 1 with the new keys. */
 	struct ds_verify_trust t;
@@ -678,8 +556,8 @@ static void test_handoff(void **state)
 	assert_int_equal(end.h.height, 4);
 	assert_int_equal(end.final_via, 6);
 	assert_int_equal(t.vs.epoch, 1);
-	assert_int_equal(t.vs.n, EP_NEWV);
-	for (uint32_t i = 0; i < EP_NEWV; i++) {
+	assert_int_equal(t.vs.n, EF_NEWV);
+	for (uint32_t i = 0; i < EF_NEWV; i++) {
 		assert_memory_equal(t.vs.v[i].pk, f->new_pk[i], DS_PK_LEN);
 		assert_int_equal(t.vs.v[i].power, 1);
 	}
@@ -737,7 +615,7 @@ static void test_handoff(void **state)
 	/* X's QC re-signed by the new set (not trusted in epoch 0). */
 	static struct ds_qc q;
 	assert_int_equal(ds_qc_decode(&q, x.qc.data, x.qc.len), 0);
-	ep_sign(&q, f->kit.g.chain_id, (const uint8_t(*)[DS_SK_LEN])f->new_sk);
+	ef_sign_qc(&q, f->kit.g.chain_id, ef_signers(f, 1));
 	uint8_t qe[DS_QC_MAX];
 	size_t qn;
 	assert_int_equal(ds_qc_encode(qe, sizeof(qe), &qn, &q), 0);
@@ -759,7 +637,7 @@ static void test_handoff(void **state)
 	ep_bytes_free(&b2);
 	ep_bytes_free(&b5);
 	ep_bytes_free(&x);
-	ep_free(f);
+	ef_free(f);
 }
 
 /* A proven record that is not for the next epoch (epoch 2 while the chain
@@ -767,14 +645,14 @@ static void test_handoff(void **state)
 static void test_handoff_wrong_epoch(void **state)
 {
 	(void)state;
-	struct ep *f = ep_new(2);
+	struct ef *f = ep_new(2);
 	static struct ep_bytes x;
 	ep_bytes(f, 4, &x);
 	assert_true(x.sp.found);
 	ep_expect(f, &x, x.qc.data, x.qc.len, 0, x.sp.value.data, x.sp.value.len, x.sp.proof.data,
 		  x.sp.proof.len, DS_EPROOF, "the pending change is for epoch 2, not 1");
 	ep_bytes_free(&x);
-	ep_free(f);
+	ef_free(f);
 }
 
 int main(void)
