@@ -1037,7 +1037,7 @@ static int metrics_init(struct ds_node *n)
 	m->txs = metric(n, DS_METRIC_COUNTER, "danshari_txs_committed_total", "Transactions committed by this node.", NULL, NULL);
 	m->mempool_txs = metric(n, DS_METRIC_GAUGE, "danshari_mempool_txs", "Transactions waiting in the mempool.", NULL, NULL);
 	m->mempool_bytes = metric(n, DS_METRIC_GAUGE, "danshari_mempool_bytes", "Bytes of transactions in the mempool.", NULL, NULL);
-	m->peers = metric(n, DS_METRIC_GAUGE, "danshari_peers_connected", "Validators connected.", NULL, NULL);
+	m->peers = metric(n, DS_METRIC_GAUGE, "danshari_peers_connected", "Nodes of genesis.json connected (validators and observers).", NULL, NULL);
 	m->votes = metric(n, DS_METRIC_COUNTER, "danshari_votes_sent_total", "Consensus votes sent.", NULL, NULL);
 	m->timeouts = metric(n, DS_METRIC_COUNTER, "danshari_timeouts_sent_total", "Consensus timeouts sent.", NULL, NULL);
 	m->proposals = metric(n, DS_METRIC_COUNTER, "danshari_proposals_sent_total", "Blocks proposed.", NULL, NULL);
