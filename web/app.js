@@ -394,6 +394,9 @@ function showResult(box, r, what) {
 	if (!r.ok)
 		box.append(el('p', { id: 'verify-error' }, r.error));
 	box.append(el('ol', null, r.steps.map((s) => el('li', null, s.text)), r.ok ? null : el('li', { class: 'fail' }, r.error)));
+	if (r.ok && r.epoch !== null && r.epoch !== undefined && r.epoch !== r.trustEpoch)
+		box.append(el('p', { class: 'sub', id: 'verify-epochs' },
+			`Certified by the validator set of epoch ${r.epoch}, reached from your trusted set of epoch ${r.trustEpoch} through ${r.epoch - r.trustEpoch} proven handoff${r.epoch - r.trustEpoch === 1 ? '' : 's'} (listed above).`));
 	if (r.ok && r.trustedFromNode)
 		box.append(el('p', { class: 'sub' }, 'Checked against keys taken from this node: only as good as those keys.'));
 }
@@ -480,9 +483,16 @@ async function pageVerify(ctx, kind, id) {
 			fetchBtn.disabled = false;
 		}
 	};
-	// The only network use while verifying: headers between a block and the
-	// descendant whose QC commits it; verify.js checks their hash links.
-	const getBlock = (h) => api(`/v1/blocks/${h}`);
+	// The only network use while verifying: following validator changes
+	// when the proof's QC is of a later epoch than the trusted set (the
+	// epochs list, each end block, its sys/valset/next state proof).
+	// verify.js proves every handoff from the set before; the list only
+	// says which blocks to fetch.
+	const net = {
+		epochs: (from) => api(`/v1/epochs?from=${from}`),
+		block: (h) => api(`/v1/blocks/${h}`),
+		state: (key, version) => api(`/v1/state?key_str=${encodeURIComponent(key)}&version=${version}&prove=1`),
+	};
 	const doVerify = async () => {
 		verifyBtn.disabled = true;
 		result.removeAttribute('data-ok');
@@ -497,12 +507,14 @@ async function pageVerify(ctx, kind, id) {
 			const t = readTrust();
 			const fromNode = t.source === 'node';
 			if (kind === 'tx') {
-				const r = await vf.verifyTxBundle(j, t, getBlock);
+				const r = await vf.verifyTxBundle(j, t, net);
 				r.trustedFromNode = fromNode;
+				r.trustEpoch = t.epoch;
 				showResult(result, r, r.tx ? `transaction ${short(r.tx.id)} (${r.tx.target}.${r.tx.method}) is in final block ${r.tx.height}` : '');
 			} else {
-				const r = await vf.verifyStateBundle(j, t, getBlock);
+				const r = await vf.verifyStateBundle(j, t, net);
 				r.trustedFromNode = fromNode;
+				r.trustEpoch = t.epoch;
 				let shown = '';
 				if (r.ok && r.claim.found) {
 					let v;

@@ -23,7 +23,8 @@ export const LIMITS = Object.freeze({
 	headerMax: 512,        // DS_HEADER_MAX
 	chainIdMax: 64,
 	nameMax: 64,
-	finalityLinksMax: 64,  // headers fetched to reach a descendant's commit QC
+	finalityLinksMax: 64,  // qc.chain headers linking a block to the one its QC commits
+	handoffsMax: 64,       // epoch handoffs walked before verifying (DS_VERIFY_HANDOFF_MAX)
 	hexCharsMax: 1 << 22,  // refuse absurd pasted input before decoding it
 });
 
@@ -503,11 +504,12 @@ export async function verifySmt(root, key, value, p) {
 
 // ---- trusted validator set --------------------------------------------------
 
-// trust = {chain_id, epoch, keys: [hex…]} as the user typed or stored it.
+// trust = {chain_id, epoch, keys: [hex…]} as the user typed or stored it
+// (or as parseTrust returned it: keys as bytes).
 export function parseTrust(t) {
 	if (!t || typeof t !== 'object')
 		fail('no trusted validator set: paste the validators\' public keys first');
-	const keys = (t.keys || []).map((k, i) => fromHex(String(k).trim().toLowerCase(), `trusted key ${i}`, 32));
+	const keys = (t.keys || []).map((k, i) => fromHex((k instanceof Uint8Array ? toHex(k) : String(k)).trim().toLowerCase(), `trusted key ${i}`, 32));
 	if (keys.length < 1 || keys.length > LIMITS.validatorsMax)
 		fail(`trusted validator set must hold 1..${LIMITS.validatorsMax} public keys, has ${keys.length}`);
 	const seen = new Set();
@@ -539,10 +541,12 @@ class Steps {
 }
 
 // Verifies that block JSON (header_hex + qc.hex) is a final block of the chain
-// the trusted validators sign. When the QC commits a descendant, getBlock(h)
-// must return the block JSON at height h; those headers are hash-linked back
-// to this one, so they need no trust either. Returns the parsed header.
-async function verifyBlock(block, trust, steps, getBlock) {
+// the trusted validators sign (docs/PROTOCOL.md §14.1). When the QC commits a
+// descendant, block.qc.chain must hold the encoded headers from height+1 up
+// to it, oldest first (for an epoch's end block these are its suffix
+// headers, which the chain never stores as blocks); each is decoded and
+// hash-linked here, so they need no trust. Returns {h, hash, signers, via}.
+async function verifyBlock(block, trust, steps) {
 	if (!block || typeof block.header_hex !== 'string')
 		fail('no header_hex: nothing to check the proof against');
 	const hb = fromHex(block.header_hex, 'header_hex');
@@ -564,30 +568,245 @@ async function verifyBlock(block, trust, steps, getBlock) {
 	const signers = await verifyQC(qc, chainId, trust.keys, trust.epoch);
 	steps.ok(`QC signatures valid: validators ${signers.join(', ')} signed (quorum ${quorum(trust.keys.length)} of ${trust.keys.length})`);
 	const v = qc.vote;
-	if (v.commit_height === h.height && v.commit_hash === toHex(hash)) {
+	const out = { h, hash: toHex(hash), signers, via: 0 };
+	if (v.commit_height === h.height && v.commit_hash === out.hash) {
 		steps.ok(`QC commits block ${h.height} by this exact hash: the block is final`);
-		return h;
+		return out;
 	}
 	if (v.commit_height === h.height)
-		fail(`QC commits a block ${h.height} whose hash is ${v.commit_hash.slice(0, 16)}…, but this header hashes to ${toHex(hash).slice(0, 16)}… (the header or the QC was changed)`);
+		fail(`QC commits a block ${h.height} whose hash is ${v.commit_hash.slice(0, 16)}…, but this header hashes to ${out.hash.slice(0, 16)}… (the header or the QC was changed)`);
 	if (v.commit_height <= h.height || v.commit_height - h.height > LIMITS.finalityLinksMax)
-		fail(`QC commits block ${v.commit_height} (${v.commit_hash.slice(0, 16)}…), not this block ${h.height} (${toHex(hash).slice(0, 16)}…)`);
-	if (!getBlock)
-		fail(`QC commits descendant ${v.commit_height}; the headers in between are needed`);
-	// Walk from the committed descendant back to this header by parent hashes.
-	let want = v.commit_hash;
-	for (let k = v.commit_height; k > h.height; k--) {
-		const b = await getBlock(k);
-		const kb = fromHex(b.header_hex, `header_hex of block ${k}`);
-		const kh = parseHeader(kb);
-		if (toHex(await headerHash(kb)) !== want || kh.height !== k)
-			fail(`header of block ${k} does not hash to the value its child (or the QC) names`);
-		want = kh.parent_hash;
+		fail(`QC commits block ${v.commit_height} (${v.commit_hash.slice(0, 16)}…), not this block ${h.height} (${out.hash.slice(0, 16)}…)`);
+	const gap = v.commit_height - h.height;
+	const chain = block.qc.chain;
+	if (!Array.isArray(chain))
+		fail(`QC commits descendant ${v.commit_height}; the linking headers ${h.height + 1}..${v.commit_height} (qc.chain) are missing`);
+	if (chain.length !== gap)
+		fail(`QC commits height ${v.commit_height}, but qc.chain holds ${chain.length} linking header${chain.length === 1 ? '' : 's'} for ${gap}`);
+	// Walk up from this header: each linking header must name the previous
+	// one as parent; the last one's hash must be the QC's commit hash.
+	let cur = hash;
+	let curHeight = h.height;
+	for (let i = 0; i < chain.length; i++) {
+		const lb = fromHex(chain[i], `qc.chain[${i}]`);
+		const d = parseHeader(lb);
+		if (d.chain_id !== h.chain_id || d.height !== curHeight + 1 || d.parent_hash !== toHex(cur))
+			fail(`linking header qc.chain[${i}] (height ${d.height}) does not extend block ${curHeight} by its hash`);
+		cur = await headerHash(lb);
+		curHeight = d.height;
 	}
-	if (want !== toHex(hash))
-		fail(`the chain of parents from committed block ${v.commit_height} does not reach this header`);
-	steps.ok(`QC commits descendant ${v.commit_height}, linked back to this header by parent hashes: final`);
-	return h;
+	if (toHex(cur) !== v.commit_hash)
+		fail(`QC commits block ${v.commit_hash.slice(0, 16)}… at height ${v.commit_height}, the linking headers end at ${toHex(cur).slice(0, 16)}…`);
+	out.via = gap;
+	steps.ok(`QC commits descendant ${v.commit_height}; the ${gap} header${gap === 1 ? '' : 's'} of qc.chain link it back to this header by parent hashes: final`);
+	return out;
+}
+
+// ---- following validator changes (docs/PROTOCOL.md §14.6) -----------------------
+
+export const VALSET_NEXT_KEY = 'sys/valset/next';
+
+function readTag(r, want, field) {
+	const t = r.u8(field);
+	if (t !== want)
+		fail(`${r.what}: ${field} has value tag ${t}, expected ${want}`);
+}
+
+function readKey(r, want) {
+	const k = r.bytes(256, 'map key');
+	if (!equal(k, enc.encode(want)))
+		fail(`${r.what}: expected the field "${want}" here`);
+}
+
+function readInt(r, field) {
+	readTag(r, 3, field);
+	const z = r.uvar(field);
+	return (z >> 1n) ^ -(z & 1n);
+}
+
+function readText(r, max, field) {
+	readTag(r, 4, field);
+	const raw = r.bytes(1 << 20, field);
+	if (raw.length > max)
+		fail(`${r.what}: ${field} is longer than ${max} bytes`);
+	try {
+		return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+	} catch {
+		fail(`${r.what}: ${field} is not UTF-8`);
+	}
+}
+
+// The pending validator change, as ds_exec_sys_valset_next reads it: exactly
+// the canonical map {epoch (>= 1), height (>= 0), validators: 1..128 ×
+// {addr (1..256 bytes), org (<= 64 bytes), pk (32 bytes)}}, no key twice.
+// Returns {epoch, height, validators: [{addr, org, pk}]} (epoch and height
+// as BigInt, pk as bytes).
+export function parseValsetNext(bytes) {
+	const r = new Reader(bytes, 'sys/valset/next value');
+	readTag(r, 7, 'record');
+	if (r.num('field count', 65536) !== 3)
+		fail('sys/valset/next value: expected exactly the fields epoch, height, validators');
+	readKey(r, 'epoch');
+	const epoch = readInt(r, 'epoch');
+	if (epoch < 1n)
+		fail('sys/valset/next value: epoch is below 1');
+	readKey(r, 'height');
+	const height = readInt(r, 'height');
+	if (height < 0n)
+		fail('sys/valset/next value: height is negative');
+	readKey(r, 'validators');
+	readTag(r, 6, 'validators');
+	const n = r.num('validator count', 65536);
+	if (n < 1 || n > LIMITS.validatorsMax)
+		fail(`sys/valset/next value: ${n} validators, must be 1..${LIMITS.validatorsMax}`);
+	const validators = [];
+	const seen = new Set();
+	for (let i = 0; i < n; i++) {
+		readTag(r, 7, `validator ${i}`);
+		if (r.num('field count', 65536) !== 3)
+			fail(`sys/valset/next value: validator ${i} must have exactly addr, org, pk`);
+		readKey(r, 'addr');
+		const addr = readText(r, 256, `validator ${i} addr`);
+		if (!addr)
+			fail(`sys/valset/next value: validator ${i} has an empty addr`);
+		readKey(r, 'org');
+		const org = readText(r, 64, `validator ${i} org`);
+		readKey(r, 'pk');
+		readTag(r, 5, `validator ${i} pk`);
+		const pk = r.bytes(1 << 20, `validator ${i} pk`);
+		if (pk.length !== 32)
+			fail(`sys/valset/next value: validator ${i} pk is ${pk.length} bytes, not 32`);
+		const hx = toHex(pk);
+		if (seen.has(hx))
+			fail(`sys/valset/next value: key ${hx.slice(0, 16)}… is listed twice`);
+		seen.add(hx);
+		validators.push({ addr, org, pk: pk.slice() });
+	}
+	r.done();
+	return { epoch, height, validators };
+}
+
+// A step log that prefixes each line (one epoch handoff's checks).
+class Prefixed {
+	constructor(steps, prefix) {
+		this.steps = steps;
+		this.prefix = prefix;
+	}
+	ok(text) {
+		this.steps.ok(`${this.prefix}${text}`);
+	}
+}
+
+// One handoff k -> k+1 from the trusted set of epoch k alone: endBlock is the
+// block JSON of epoch k's end block X (GET /v1/blocks/X), state the answer of
+// GET /v1/state?key_str=sys/valset/next&version=X.exec_height&prove=1.
+// Returns the trusted set of epoch k+1; throws VerifyError saying which
+// check failed ("epoch k handoff: …").
+export async function verifyHandoff(trustIn, endBlock, state, steps = new Steps()) {
+	const trust = parseTrust(trustIn);
+	const k = trust.epoch;
+	const pre = `epoch ${k} → ${k + 1}: `;
+	try {
+		if (!Number.isSafeInteger(k + 1))
+			fail('the trusted epoch is the last one');
+		const x = await verifyBlock(endBlock, trust, new Prefixed(steps, pre));
+		const h = x.h;
+		if (!state || typeof state !== 'object' || state.found !== true)
+			fail(`no pending validator change shown at block ${h.height} (state version ${h.exec_height})`);
+		if (state.version !== undefined && Number(state.version) !== h.exec_height)
+			fail(`the ${VALSET_NEXT_KEY} proof is for state version ${state.version}, block ${h.height} carries version ${h.exec_height}`);
+		const value = fromHex(state.value_hex, 'value_hex');
+		const proof = await decodeSmtProof(fromHex(state.proof_hex, 'proof_hex'));
+		// The key is fixed here, never taken from the answer's key_hex.
+		await verifySmt(fromHex(h.state_root, 'state_root'), enc.encode(VALSET_NEXT_KEY), value, proof);
+		steps.ok(`${pre}state proof: ${VALSET_NEXT_KEY} holds this value in the state after block ${h.exec_height} (state_root of block ${h.height})`);
+		const rec = parseValsetNext(value);
+		if (rec.epoch !== BigInt(k + 1))
+			fail(`the pending change is for epoch ${rec.epoch}, not ${k + 1}`);
+		if (rec.height > BigInt(h.exec_height))
+			fail(`the change since height ${rec.height} is above block ${h.height}'s executed height ${h.exec_height}`);
+		const next = { chain_id: trust.chain_id || h.chain_id, epoch: k + 1, keys: rec.validators.map((v) => toHex(v.pk)) };
+		steps.ok(`epoch handoff ${k} → ${k + 1} proven by block ${h.height} ${x.hash.slice(0, 16)}… (QC by ${x.signers.length} signers${x.via ? `, via ${x.via} suffix header${x.via === 1 ? '' : 's'}` : ''}; ${VALSET_NEXT_KEY} at version ${h.exec_height}): ${next.keys.length} validators`);
+		return next;
+	} catch (e) {
+		if (e instanceof VerifyError)
+			throw new VerifyError(`epoch ${k} handoff: ${e.message}`);
+		throw e;
+	}
+}
+
+// The epoch whose set must verify a block JSON: its QC's (the header's when
+// it has no QC). null when neither decodes (verifyBlock then says why).
+function blockEpoch(block) {
+	try {
+		if (block && block.qc && typeof block.qc.hex === 'string')
+			return parseQC(fromHex(block.qc.hex, 'qc.hex')).vote.epoch;
+		if (block && typeof block.header_hex === 'string')
+			return parseHeader(fromHex(block.header_hex, 'header_hex')).epoch;
+	} catch (e) {
+		if (!(e instanceof VerifyError))
+			throw e;
+	}
+	return null;
+}
+
+// A node request of the walk; its failure (HTTP error, timeout) is a reason.
+async function ask(what, fn) {
+	try {
+		return await fn();
+	} catch (e) {
+		if (e instanceof VerifyError)
+			throw e;
+		fail(`${what}: the node did not answer (${e && e.message ? e.message : e})`);
+	}
+}
+
+// Moves trust up to epoch target, one proven handoff at a time (at most
+// LIMITS.handoffsMax). net = {epochs(from), block(height), state(key, version)}
+// returns the node's JSON answers; none of them is believed.
+export async function walkEpochs(trustIn, target, net, steps = new Steps()) {
+	let trust = parseTrust(trustIn);
+	const from = trust.epoch;
+	if (target <= from)
+		return trust;
+	if (target - from > LIMITS.handoffsMax)
+		fail(`the object is from epoch ${target}, more than ${LIMITS.handoffsMax} epochs after the trusted ${from}: trust a newer validator set`);
+	if (!net)
+		fail(`the object is from epoch ${target}, the trusted set is epoch ${from}: following the validator changes needs the node (GET /v1/epochs)`);
+	const list = await ask(`the epoch list (/v1/epochs?from=${from + 1})`, () => net.epochs(from + 1));
+	const epochs = list && Array.isArray(list.epochs) ? list.epochs : [];
+	steps.ok(`the object's QC is from epoch ${target}, the trusted set is epoch ${from}: following ${target - from} validator change${target - from === 1 ? '' : 's'}, each proven from the set before`);
+	while (trust.epoch < target) {
+		const k = trust.epoch;
+		const e = epochs.find((x) => x && x.epoch === k + 1);
+		if (!e || !Number.isSafeInteger(e.root_height) || e.root_height < 1)
+			fail(`epoch ${k} handoff: the node lists no start of epoch ${k + 1} in /v1/epochs`);
+		const blk = await ask(`epoch ${k} handoff: end block ${e.root_height}`, () => net.block(e.root_height));
+		let exec;
+		try {
+			exec = parseHeader(fromHex(blk && blk.header_hex, 'header_hex')).exec_height;
+		} catch (err) {
+			if (err instanceof VerifyError)
+				fail(`epoch ${k} handoff: end block ${e.root_height}: ${err.message}`);
+			throw err;
+		}
+		const st = await ask(`epoch ${k} handoff: ${VALSET_NEXT_KEY} at version ${exec}`, () => net.state(VALSET_NEXT_KEY, exec));
+		const next = await verifyHandoff(trust, blk, st, steps);
+		trust = parseTrust(next);
+	}
+	steps.ok(`walked epochs ${from} → ${target} (${target - from} handoff${target - from === 1 ? '' : 's'}, each proven from the one before)`);
+	return trust;
+}
+
+// Certifies block JSON under trust, first walking the epoch handoffs when
+// its QC is of a later epoch. Returns verifyBlock's result plus the trust
+// that certified it.
+async function certify(block, trust, steps, net) {
+	const e = blockEpoch(block);
+	if (e !== null && e > trust.epoch)
+		trust = await walkEpochs(trust, e, net, steps);
+	const r = await verifyBlock(block, trust, steps);
+	return { ...r, trust };
 }
 
 function settle(steps, err) {
@@ -596,10 +815,14 @@ function settle(steps, err) {
 	return { ok: !err, steps: steps.list, error: err ? err.message : null };
 }
 
-// Verifies a /v1/tx/{id} answer: returns {ok, steps, error, tx}.
-export async function verifyTxBundle(j, trustIn, getBlock) {
+// Verifies a /v1/tx/{id} answer: returns {ok, steps, error, tx, epoch}.
+// net (optional, see walkEpochs) lets it follow validator changes when the
+// block's QC is of an epoch after the trusted one; epoch is the epoch whose
+// set certified the block.
+export async function verifyTxBundle(j, trustIn, net) {
 	const steps = new Steps();
 	let tx = null;
+	let epoch = null;
 	try {
 		const trust = parseTrust(trustIn);
 		if (!j || typeof j !== 'object')
@@ -615,7 +838,9 @@ export async function verifyTxBundle(j, trustIn, getBlock) {
 		if (!(await ed25519Verify(fromHex(tx.sender, 'sender', 32), tx.sig, concat(TAG_TX, tx.body))))
 			fail('transaction signature is not the sender\'s');
 		steps.ok(`signed by sender ${tx.sender.slice(0, 16)}…`);
-		const h = await verifyBlock(j.block, trust, steps, getBlock);
+		const c = await certify(j.block, trust, steps, net);
+		const h = c.h;
+		epoch = c.trust.epoch;
 		if (tx.chain_id !== h.chain_id)
 			fail(`transaction is for chain "${tx.chain_id}", the block for "${h.chain_id}"`);
 		const p = j.proof;
@@ -633,15 +858,17 @@ export async function verifyTxBundle(j, trustIn, getBlock) {
 		steps.ok(`inclusion proof: transaction ${index} of ${size} is under tx_root ${h.tx_root.slice(0, 16)}…`);
 		tx.height = h.height;
 	} catch (e) {
-		return { ...settle(steps, e), tx };
+		return { ...settle(steps, e), tx, epoch };
 	}
-	return { ...settle(steps, null), tx };
+	return { ...settle(steps, null), tx, epoch };
 }
 
-// Verifies a /v1/state?…&prove=1 answer: returns {ok, steps, error, claim}.
-export async function verifyStateBundle(j, trustIn, getBlock) {
+// Verifies a /v1/state?…&prove=1 answer: returns {ok, steps, error, claim,
+// epoch}; net as for verifyTxBundle.
+export async function verifyStateBundle(j, trustIn, net) {
 	const steps = new Steps();
 	let claim = null;
+	let epoch = null;
 	try {
 		const trust = parseTrust(trustIn);
 		if (!j || typeof j !== 'object')
@@ -653,7 +880,9 @@ export async function verifyStateBundle(j, trustIn, getBlock) {
 		const value = found ? fromHex(j.value_hex, 'value_hex') : null;
 		const proof = await decodeSmtProof(fromHex(j.proof_hex, 'proof_hex'));
 		steps.ok(`state proof decodes (depth ${proof.depth}, ${found ? 'inclusion' : 'non-inclusion'})`);
-		const h = await verifyBlock(j.header, trust, steps, getBlock);
+		const c = await certify(j.header, trust, steps, net);
+		const h = c.h;
+		epoch = c.trust.epoch;
 		if (j.version !== undefined && Number(j.version) !== h.exec_height)
 			fail(`proof is for state version ${j.version}, the header carries the state after block ${h.exec_height}`);
 		await verifySmt(fromHex(h.state_root, 'state_root'), key, value, proof);
@@ -661,7 +890,7 @@ export async function verifyStateBundle(j, trustIn, getBlock) {
 		steps.ok(found ? `key is present with this value in the state after block ${h.exec_height} (state_root ${h.state_root.slice(0, 16)}…)` :
 			`key is absent from the state after block ${h.exec_height} (state_root ${h.state_root.slice(0, 16)}…)`);
 	} catch (e) {
-		return { ...settle(steps, e), claim };
+		return { ...settle(steps, e), claim, epoch };
 	}
-	return { ...settle(steps, null), claim };
+	return { ...settle(steps, null), claim, epoch };
 }

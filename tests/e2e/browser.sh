@@ -108,6 +108,60 @@ else
   tap 1 "mock server starts"; sed 's/^/# /' "$tmp/mock.log" | tail -20
 fi
 
+# 4. (inside 3) across a validator change: governance removes node3 (orgs
+# 0, 1, 2 approve), the chain moves to epoch 1 with 3 validators, a kv put
+# commits in epoch 1, and the explorer, trusting only genesis.json's epoch-0
+# keys, verifies it by walking the 0 -> 1 handoff (end block + suffix
+# headers from qc.chain, sys/valset/next state proof).
+send_tx() { # KEYFILE danshari-words...: build, sign, POST to node0, wait for the commit ($tmp/last.json)
+  local key=$1 h resp id; shift
+  h=$(curl -s -m 2 "$api/v1/status" | jq -r '.height // empty')
+  [ -n "$h" ] || return 1
+  "$bin" "$@" --chain-id "$chain" --key "$key" --expiry-height $((h + 200)) 2>>"$tmp/gov.err" |
+    "$bin" tx sign --key "$key" --hex --out "$tmp/tx.hex" 2>>"$tmp/gov.err" || return 1
+  resp=$(curl -s -m 10 -X POST -H 'Content-Type: application/json' -d "{\"tx_hex\":\"$(cat "$tmp/tx.hex")\"}" "$api/v1/tx")
+  id=$(echo "$resp" | jq -r '.id // empty')
+  [ -n "$id" ] || { echo "# submit refused: $resp"; return 1; }
+  for _ in $(seq 300); do
+    curl -s -m 2 "$api/v1/tx/$id" >"$tmp/last.json" 2>/dev/null
+    [ "$(jq -r '.status // empty' "$tmp/last.json" 2>/dev/null)" = committed ] && return 0
+    sleep 0.1
+  done
+  echo "# tx $id not committed within 30 s"; return 1
+}
+receipt_ok() { [ "$(jq -r '.receipt.status // empty' "$tmp/last.json")" = ok ] || { echo "# receipt: $(jq -c .receipt "$tmp/last.json")"; return 1; }; }
+epoch_stage() {
+  if ! command -v jq >/dev/null 2>&1; then skip "explorer across an epoch change" "jq is not installed"; return; fi
+  chain=$(jq -r .chain_id "$dev/genesis.json")
+  local k0=$dev/node0/node.key k1=$dev/node1/node.key k2=$dev/node2/node.key pid rc=1
+  local pk3; pk3=$(sed -n 's/^public //p' "$dev/node3/node.key")
+  if send_tx "$k0" gov propose --kind remove_validator --payload "{\"pk\":{\"\$bytes\":\"$pk3\"}}" && receipt_ok; then
+    pid=$(jq -r '.receipt.return.id' "$tmp/last.json")
+    send_tx "$k1" gov vote --id "$pid" --approve && receipt_ok &&
+      send_tx "$k2" gov vote --id "$pid" --approve && receipt_ok &&
+      send_tx "$k0" gov vote --id "$pid" --approve && receipt_ok && rc=0
+  fi
+  tap $rc "devnet: governance passes remove_validator for node3 (orgs 0, 1, 2 approve)"
+  [ $rc -eq 0 ] || { sed 's/^/# /' "$tmp/gov.err" | tail -5; return; }
+  rc=1
+  for _ in $(seq 600); do
+    curl -s -m 2 "$api/v1/validators" | jq -e '.epoch == 1 and (.validators | length) == 3' >/dev/null 2>&1 && { rc=0; break; }
+    sleep 0.1
+  done
+  tap $rc "devnet: the chain moves to epoch 1 with 3 validators"
+  [ $rc -eq 0 ] || return
+  send_tx "$k0" tx build --target kv --method put --args '{"key":"epoch1","value":"after the change"}' && receipt_ok &&
+    [ "$(jq -r '.block.qc.epoch' "$tmp/last.json")" = 1 ]
+  rc=$?
+  tap $rc "devnet: a kv put commits in epoch 1 (its QC is of epoch 1)"
+  [ $rc -eq 0 ] || return
+  local txid keys
+  txid=$(jq -r .id "$tmp/last.json")
+  keys=$(jq -r '[.validators[].public_key] | join(",")' "$dev/genesis.json")
+  run_browser devnet-epochs "$api" "$shots/devnet" --handoff-tx "$txid" --trust-keys "$keys" \
+    --trust-epoch 0 --trust-chain "$chain" --handoffs 1 --state-key sys/valset
+}
+
 # 3. against a real devnet, when the binary can run one.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 if [ -x "$bin" ] && "$bin" init --help >/dev/null 2>&1 && "$bin" node --help >/dev/null 2>&1; then
@@ -140,6 +194,7 @@ if [ -x "$bin" ] && "$bin" init --help >/dev/null 2>&1 && "$bin" node --help >/d
     if [ $up -eq 0 ]; then
       seed=$(sed -nE 's/^seed ([0-9a-f]{64})$/\1/p' "$dev/node0/node.key" 2>/dev/null)
       run_browser devnet "$api" "$shots/devnet" ${seed:+--key-seed "$seed"}
+      epoch_stage
     else
       for i in 0 1 2 3; do echo "# node$i:"; tail -5 "$tmp/node$i.log" | sed 's/^/#   /'; done
     fi

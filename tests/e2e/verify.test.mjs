@@ -4,6 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import V from './vectors.mjs';
+import EV from './epoch_vectors.mjs';
 import * as vf from '../../web/verify.js';
 
 const { fromHex, toHex } = vf;
@@ -185,14 +186,21 @@ test('wrong trust is refused with a reason', async () => {
 	assert.match(r.error, /twice/);
 });
 
-test('a descendant commit QC is followed through parent hashes', async () => {
-	// Block 4 is the parent named by block 5's header (parent 11…11 is not a
-	// real header, so build a fake: the walk must refuse it).
+test('a descendant commit QC is followed through the headers of qc.chain', async () => {
+	// A fake block 4 whose QC commits block 5: block 5's header (parent
+	// 11…11) does not name it, so the link must be refused; without
+	// qc.chain the page must say the linking headers are missing.
 	const b = txBundle();
 	b.block = { header_hex: V.header_hex.replace(/^010d64616e73686172692d7465737405/, '010d64616e73686172692d7465737404'), qc: { hex: V.qc_hex } };
-	const r = await vf.verifyTxBundle(b, trust, async (k) => ({ header_hex: V.header_hex, height: k }));
+	let r = await vf.verifyTxBundle(b, trust);
 	assert.equal(r.ok, false);
-	assert.match(r.error, /does not reach|does not hash|tx_count|QC commits/);
+	assert.match(r.error, /QC commits descendant 5; the linking headers 5\.\.5 \(qc\.chain\) are missing/);
+	b.block.qc.chain = [V.header_hex];
+	r = await vf.verifyTxBundle(b, trust);
+	assert.equal(r.ok, false);
+	assert.match(r.error, /qc\.chain\[0\] \(height 5\) does not extend block 4/);
+	// (The positive case, an end block through two suffix headers, is in
+	// the epoch tests below.)
 });
 
 test('one changed hex digit anywhere in the proof is refused', async () => {
@@ -224,4 +232,182 @@ test('one changed hex digit anywhere in the proof is refused', async () => {
 	const s = stateBundle('bob', true);
 	s.value_hex = '33';
 	assert.match((await vf.verifyStateBundle(s, trust)).error, /different value/);
+});
+
+// ---- across epochs: tests/e2e/epoch_vectors.mjs (gen_epoch_vectors.c) ----------
+// Epoch 0 (4 keys) -> 1 (5 keys) at end block 10, committed through suffix
+// headers 11, 12 (qc.chain); 1 -> 2 (4 keys) at end block 20; block 25 of
+// epoch 2 holds a transaction and the state of version 24.
+
+const keysOf = (e) => EV.sets[e].map((i) => EV.keys[i]);
+const trust0 = { chain_id: EV.chain_id, epoch: 0, keys: keysOf(0) };
+
+function endJSON(x) {
+	return { height: x.height, header_hex: x.header_hex, qc: { hex: x.qc_hex, ...(x.chain.length ? { chain: [...x.chain] } : {}) } };
+}
+
+function stateJSON(x, version) {
+	return { key_hex: toHex(new TextEncoder().encode(x.key)), found: true, value_hex: x.value_hex, version, proof_hex: x.proof_hex };
+}
+
+// A node that answers from the vectors; ends maps epoch k+1 -> end block of k.
+function vecNet(ends = { 1: EV.x0, 2: EV.x1 }, calls = []) {
+	const byHeight = new Map(Object.values(ends).map((x) => [x.height, x]));
+	return {
+		calls,
+		epochs: async (from) => {
+			calls.push(`epochs ${from}`);
+			return { epochs: Object.entries(ends).map(([e, x]) => ({ epoch: Number(e), root_height: x.height, first_height: x.height + 1 })).filter((e) => e.epoch >= from), more: false };
+		},
+		block: async (h) => {
+			calls.push(`block ${h}`);
+			const x = byHeight.get(h);
+			if (!x)
+				throw new Error(`no block ${h}`);
+			return endJSON(x);
+		},
+		state: async (key, version) => {
+			calls.push(`state ${key} ${version}`);
+			const x = [...byHeight.values()].find((y) => y.exec_height === version);
+			if (!x)
+				throw new Error(`no version ${version}`);
+			return stateJSON(x, version);
+		},
+	};
+}
+
+function epochTxBundle() {
+	return {
+		id: EV.b.tx_id, status: 'committed', height: 25, index: 0, tx_hex: EV.b.tx_hex,
+		proof: { leaf: EV.b.tx_id, index: 0, tree_size: 1, path: [] },
+		block: { height: 25, header_hex: EV.b.header_hex, qc: { hex: EV.b.qc_hex } },
+	};
+}
+
+test('epochs: the sys/valset/next value decodes as the C executor reads it', () => {
+	const r = vf.parseValsetNext(fromHex(EV.x0.value_hex));
+	assert.equal(r.epoch, 1n);
+	assert.equal(r.height, 8n);
+	assert.deepEqual(r.validators.map((v) => toHex(v.pk)), keysOf(1));
+	assert.equal(r.validators[0].org, 'org0');
+	const r2 = vf.parseValsetNext(fromHex(EV.x1.value_hex));
+	assert.equal(r2.epoch, 2n);
+	assert.deepEqual(r2.validators.map((v) => toHex(v.pk)), keysOf(2));
+	// Strict: trailing bytes, a value that is not a map, a missing field.
+	assert.throws(() => vf.parseValsetNext(fromHex(EV.x0.value_hex + '00')), /left after/);
+	assert.throws(() => vf.parseValsetNext(fromHex('0600')), /tag 6, expected 7/);
+	assert.throws(() => vf.parseValsetNext(fromHex('0702' + EV.x0.value_hex.slice(4))), /exactly the fields/);
+	// A key listed twice (validators 0 and 1 given the same pk).
+	const v = EV.x0.value_hex;
+	const twice = v.split(EV.keys[1]).join(EV.keys[0]);
+	assert.throws(() => vf.parseValsetNext(fromHex(twice)), /listed twice/);
+});
+
+test('epochs: an end block is certified through its suffix headers in qc.chain', async () => {
+	const steps = { list: [], ok(t) { this.list.push(t); } };
+	const next = await vf.verifyHandoff(trust0, endJSON(EV.x0), stateJSON(EV.x0, 9), steps);
+	assert.equal(next.epoch, 1);
+	assert.deepEqual(next.keys, keysOf(1));
+	assert.ok(steps.list.some((t) => /the 2 headers of qc\.chain link it back/.test(t)), steps.list.join('\n'));
+	assert.ok(steps.list.some((t) => /^epoch handoff 0 → 1 proven by block 10 .*via 2 suffix headers.*: 5 validators$/.test(t)), steps.list.join('\n'));
+	// The same end block as a plain state proof under the epoch-0 set.
+	const r = await vf.verifyStateBundle({ ...stateJSON(EV.x0, 9), header: endJSON(EV.x0) }, trust0);
+	assert.equal(r.error, null);
+	// Missing, short, reordered or altered linking headers are refused.
+	const noChain = endJSON(EV.x0);
+	delete noChain.qc.chain;
+	await assert.rejects(vf.verifyHandoff(trust0, noChain, stateJSON(EV.x0, 9)), /epoch 0 handoff: .*qc\.chain\) are missing/);
+	const short = endJSON(EV.x0);
+	short.qc.chain.pop();
+	await assert.rejects(vf.verifyHandoff(trust0, short, stateJSON(EV.x0, 9)), /qc\.chain holds 1 linking header for 2/);
+	const swapped = endJSON(EV.x0);
+	swapped.qc.chain.reverse();
+	await assert.rejects(vf.verifyHandoff(trust0, swapped, stateJSON(EV.x0, 9)), /does not extend block 10/);
+	const altered = endJSON(EV.x0);
+	altered.qc.chain[1] = altered.qc.chain[1].slice(0, -2) + (altered.qc.chain[1].endsWith('00') ? '01' : '00');
+	await assert.rejects(vf.verifyHandoff(trust0, altered, stateJSON(EV.x0, 9)), /linking headers end at/);
+});
+
+test('epochs: a tx and a state value of epoch 2 verify from the epoch-0 set (2 handoffs)', async () => {
+	const net = vecNet();
+	const r = await vf.verifyTxBundle(epochTxBundle(), trust0, net);
+	assert.equal(r.error, null);
+	assert.equal(r.epoch, 2);
+	assert.deepEqual(net.calls, ['epochs 1', 'block 10', 'state sys/valset/next 9', 'block 20', 'state sys/valset/next 19']);
+	const texts = r.steps.map((s) => s.text);
+	assert.equal(texts.filter((t) => /^epoch handoff \d → \d proven by block/.test(t)).length, 2, texts.join('\n'));
+	assert.ok(texts.some((t) => /^walked epochs 0 → 2 \(2 handoffs/.test(t)));
+	const s = await vf.verifyStateBundle({ key_hex: toHex(new TextEncoder().encode('bob')), found: true, value_hex: EV.b.bob_value_hex, version: 24,
+		proof_hex: EV.b.bob_proof_hex, header: { header_hex: EV.b.header_hex, qc: { hex: EV.b.qc_hex } } }, trust0, vecNet());
+	assert.equal(s.error, null);
+	assert.equal(s.epoch, 2);
+	// Trusting epoch 1's set directly walks one handoff; epoch 2's none.
+	const one = vecNet();
+	assert.equal((await vf.verifyTxBundle(epochTxBundle(), { ...trust0, epoch: 1, keys: keysOf(1) }, one)).error, null);
+	assert.deepEqual(one.calls, ['epochs 2', 'block 20', 'state sys/valset/next 19']);
+	const none = vecNet();
+	assert.equal((await vf.verifyTxBundle(epochTxBundle(), { ...trust0, epoch: 2, keys: keysOf(2) }, none)).error, null);
+	assert.deepEqual(none.calls, []);
+});
+
+test('epochs: each broken handoff is refused with a reason', async () => {
+	const tx = epochTxBundle();
+	const why = async (trust, net) => (await vf.verifyTxBundle(tx, trust, net)).error;
+	assert.match(await why(trust0), /from epoch 2, the trusted set is epoch 0: following the validator changes needs the node/);
+	assert.match(await why(trust0, vecNet({ 1: EV.x0 })), /epoch 1 handoff: the node lists no start of epoch 2/);
+	// The node points at the wrong block for epoch 1's start.
+	assert.match(await why(trust0, vecNet({ 1: EV.x1, 2: EV.x1 })), /epoch 0 handoff: header is in epoch 1, the trusted validator set is epoch 0/);
+	// A proven record for the wrong epoch, or made after the end block's state.
+	assert.match(await why(trust0, vecNet({ 1: EV.bad_epoch, 2: EV.x1 })), /epoch 0 handoff: the pending change is for epoch 2, not 1/);
+	assert.match(await why(trust0, vecNet({ 1: EV.bad_height, 2: EV.x1 })), /epoch 0 handoff: the change since height 10 is above block 10's executed height 9/);
+	// A wrong key in the trusted set: the first end block's QC fails.
+	const wrong = { ...trust0, keys: [EV.keys[4], ...keysOf(0).slice(1)] };
+	assert.match(await why(wrong, vecNet()), /epoch 0 handoff: header names validator set/);
+	// The node shows no pending change, or swaps in the other end block's value.
+	const absent = vecNet();
+	absent.state = async (k, v) => ({ ...stateJSON(EV.x0, v), found: false, value_hex: null });
+	assert.match(await why(trust0, absent), /epoch 0 handoff: no pending validator change shown at block 10/);
+	const swapped = vecNet();
+	swapped.state = async (k, v) => (v === 9 ? { ...stateJSON(EV.x0, v), value_hex: EV.x1.value_hex } : stateJSON(EV.x1, v));
+	assert.match(await why(trust0, swapped), /epoch 0 handoff: state proof leaf holds a different value/);
+	const otherVersion = vecNet();
+	otherVersion.state = async (k, v) => stateJSON(EV.x0, v + 1);
+	assert.match(await why(trust0, otherVersion), /epoch 0 handoff: the sys\/valset\/next proof is for state version 10/);
+	// A node that cannot serve the old state version (pruned) is named.
+	const pruned = vecNet();
+	pruned.state = async () => {
+		throw new Error('NOT_FOUND: version pruned');
+	};
+	assert.match(await why(trust0, pruned), /^epoch 0 handoff: sys\/valset\/next at version 9: the node did not answer \(NOT_FOUND: version pruned\)$/);
+	// Too far: more than 64 handoffs are not walked.
+	const farNet = vecNet();
+	await assert.rejects(vf.walkEpochs(trust0, 65, farNet), /more than 64 epochs/);
+	assert.deepEqual(farNet.calls, []);
+	// After all these refusals the honest answers still verify.
+	assert.equal((await vf.verifyTxBundle(tx, trust0, vecNet())).error, null);
+});
+
+test('epochs: one changed hex digit anywhere in a handoff is refused', async () => {
+	const parts = [];
+	for (const [name, x] of [['x0', EV.x0], ['x1', EV.x1]]) {
+		parts.push([name, 'header_hex'], [name, 'qc_hex'], [name, 'value_hex'], [name, 'proof_hex']);
+		x.chain.forEach((_, i) => parts.push([name, `chain.${i}`]));
+	}
+	for (let round = 0; round < 40; round++) {
+		const ends = { 1: structuredClone(EV.x0), 2: structuredClone(EV.x1) };
+		const [name, f] = parts[rnd(parts.length)];
+		const x = name === 'x0' ? ends[1] : ends[2];
+		let where;
+		if (f.startsWith('chain.')) {
+			const i = Number(f.slice(6));
+			where = rnd(x.chain[i].length);
+			x.chain[i] = flipHexChar(x.chain[i], where);
+		} else {
+			where = rnd(x[f].length);
+			x[f] = flipHexChar(x[f], where);
+		}
+		const r = await vf.verifyTxBundle(epochTxBundle(), trust0, vecNet(ends));
+		assert.equal(r.ok, false, `${name}.${f} changed at ${where} was accepted (seed ${seed})`);
+		assert.match(r.error, /^epoch [01] handoff: /, `${name}.${f} at ${where}: ${r.error}`);
+	}
 });
