@@ -548,6 +548,46 @@ void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
 	ds__node_refresh_status(n);
 }
 
+/* A block already on the chain that consensus decided again (block sync
+ * got there first). Same block: fine, and if it ends the core's epoch, or
+ * the chain has moved past the core's epoch, the core is stale: restart it
+ * on the tip after this call. A block of an older epoch than the chain's
+ * block at that height is a suffix block of an epoch that ended (never on
+ * the chain). Anything else differs from the chain: stop. */
+static int decided_again(struct ds_node *n, const struct ds_cons_block *cb, const struct ds_block *b)
+{
+	struct ds_buf blk, q;
+	ds_buf_init(&blk);
+	ds_buf_init(&q);
+	struct ds_block cbk;
+	uint8_t h[DS_HASH_LEN];
+	int rc = ds_chain_block(n->chain, cb->height, &blk, &q);
+	if (rc == 0)
+		rc = ds_block_decode(&cbk, blk.data, blk.len);
+	if (rc == 0)
+		rc = ds_header_hash(h, &cbk.header);
+	bool same = rc == 0 && memcmp(h, cb->id, DS_HASH_LEN) == 0;
+	bool older = rc == 0 && b->header.epoch < cbk.header.epoch;
+	ds_buf_free(&blk);
+	ds_buf_free(&q);
+	if (rc == 0 && !same && !older)
+		rc = DS_ECORRUPT;
+	if (rc) {
+		ds__node_fail(n, rc, "consensus committed a block that differs from the chain");
+		return rc;
+	}
+	bool stale = older || n->tip.header.epoch > n->vs.epoch;
+	if (!stale && ds__node_past_change(n, &b->header, NULL) == 1)
+		stale = true; /* this block ends the core's epoch */
+	if (stale) {
+		n->epoch_ended = true;
+		n->restart_core = true;
+		DS_LOGD(MOD, "epoch ended behind consensus' back: restarting on the tip",
+			" height=%" PRIu64 " epoch=%" PRIu64, cb->height, n->vs.epoch);
+	}
+	return 0;
+}
+
 static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const struct ds_qc *qc)
 {
 	struct ds_node *n = ctx;
@@ -557,33 +597,26 @@ static int io_deliver_commit(void *ctx, const struct ds_cons_block *cb, const st
 			cb->round);
 		return 0;
 	}
-	if (cb->height <= ds__node_commit_queued(n) && cb->height > n->tip.height)
-		ds__node_commit_idle(n); /* not expected: settle, then compare */
-	if (cb->height <= n->tip.height) {
-		/* Already applied by block sync: it must be the same block. */
-		struct ds_buf blk, q;
-		ds_buf_init(&blk);
-		ds_buf_init(&q);
-		struct ds_block b;
-		uint8_t h[DS_HASH_LEN];
-		int rc = ds_chain_block(n->chain, cb->height, &blk, &q);
-		if (rc == 0)
-			rc = ds_block_decode(&b, blk.data, blk.len);
-		if (rc == 0)
-			rc = ds_header_hash(h, &b.header);
-		if (rc == 0 && memcmp(h, cb->id, DS_HASH_LEN) != 0)
-			rc = DS_ECORRUPT;
-		ds_buf_free(&blk);
-		ds_buf_free(&q);
-		if (rc)
-			ds__node_fail(n, rc, "consensus committed a block that differs from the chain");
-		return rc;
-	}
 	struct ds_block b;
 	int rc = ds_block_decode(&b, cb->payload, cb->payload_len);
 	if (rc) {
 		ds__node_fail(n, rc, "committed block does not decode");
 		return rc;
+	}
+	if (cb->height <= ds__node_commit_queued(n) && cb->height > n->tip.height)
+		ds__node_commit_idle(n); /* not expected: settle, then compare */
+	if (cb->height <= n->tip.height)
+		return decided_again(n, cb, &b);
+	/* The parent ended its epoch but this node never saw it decided (block
+	 * sync applied it): a suffix block, and the core is stale. */
+	if (memcmp(cb->parent_id, n->tip.hash, DS_HASH_LEN) == 0 &&
+	    n->tip.header.epoch == b.header.epoch &&
+	    ds__node_past_change(n, &n->tip.header, NULL) == 1) {
+		n->epoch_ended = true;
+		n->restart_core = true;
+		DS_LOGD(MOD, "suffix block decided after a synced end block", " height=%" PRIu64,
+			cb->height);
+		return 0;
 	}
 	/* The epoch's end block? Its QC may name a suffix block: the suffix
 	 * headers go to the chain as its finality evidence. */
@@ -703,8 +736,16 @@ static void check_core(struct ds_node *n, int rc, const char *what)
  * epoch (never from inside a core callback). */
 static void after_core(struct ds_node *n)
 {
-	if (n->reconf && !n->fatal)
+	if (n->fatal)
+		return;
+	if (n->restart_core) {
+		n->restart_core = false;
+		int rc = ds__node_cons_restart(n);
+		if (rc)
+			ds__node_fail(n, rc, "cannot restart consensus on the tip's epoch");
+	} else if (n->reconf) {
 		ds__node_next_epoch(n);
+	}
 }
 
 static void on_cons_timer(void *arg)
@@ -751,6 +792,7 @@ int ds__node_cons_begin(struct ds_node *n, const struct ds_valset *vs,
 	ds_timer_stop(n->cons_timer);
 	n->epoch_ended = false;
 	n->reconf = false;
+	n->restart_core = false;
 	ds__node_set_epoch(n, vs);
 	struct ds_cons_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -889,6 +931,9 @@ static void on_message(void *ctx, size_t peer, const uint8_t *msg, size_t len)
 	case DS__NODE_FRAME_DETAILS:
 		ds__node_credit_on_details(n, (uint32_t)peer, p, pl);
 		break;
+	case DS__NODE_FRAME_DETAILS_ACK:
+		ds__node_credit_on_ack(n, (uint32_t)peer, p, pl);
+		break;
 	default:
 		DS_LOGD(MOD, "unknown frame type", " peer=%zu type=%u", peer, msg[0]);
 	}
@@ -910,6 +955,7 @@ static void on_peer_up(void *ctx, size_t peer)
 	struct ds_node *n = ctx;
 	DS_LOGI(MOD, "peer up", " peer=%s", n->gen->names[peer]);
 	ds__node_sync_request(n, (uint32_t)peer);
+	ds__node_credit_on_peer_up(n, (uint32_t)peer);
 	ds__node_refresh_status(n);
 }
 

@@ -43,6 +43,7 @@ enum {
 	DS__NODE_FRAME_SYNC_REQ = 3,  /* uvar from_height, uvar count */
 	DS__NODE_FRAME_SYNC_RESP = 4, /* uvar tip, uvar count, count x (bytes block, bytes qc) */
 	DS__NODE_FRAME_DETAILS = 5,   /* credit record details (node_credit.h) */
+	DS__NODE_FRAME_DETAILS_ACK = 6, /* details stored: str(record id) (node_credit.h) */
 };
 
 /* ---- the node ---- */
@@ -123,6 +124,7 @@ struct ds_node {
 	uint32_t peer_of_vidx[DS_VALIDATORS_MAX];
 	bool epoch_ended;        /* this epoch's end block was decided */
 	bool reconf;             /* start the next epoch after the current core call */
+	bool restart_core;       /* the core's epoch ended on the chain: restart on the tip */
 	struct ds_cons_root end_root; /* that end block */
 
 	ds_loop *loop;
