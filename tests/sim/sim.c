@@ -10,9 +10,22 @@
  * honest chain is a hash-linked prefix of the canonical one. Each run ends
  * with a fault-free phase that must produce commits on every honest node.
  *
+ * With --epoch-every K the hosts also change epochs as the node does
+ * (docs/PROTOCOL.md §11 "Epochs"): epoch E ends at its first block of
+ * height >= E*K (the end block X; a height schedule stands in for the
+ * executed validator change), X's descendants in epoch E are empty suffix
+ * blocks (decided, never appended to the ledger), and once X is decided the
+ * host starts a new core for epoch E+1 rooted at X, its validator set the
+ * same keys rotated by one index per epoch. Hosts that missed a switch catch
+ * up by block sync (node_sync.c): committed blocks with their commit QCs,
+ * asked of a peer through the simulated network and checked against each
+ * epoch's set. The checker then also requires that no honest ledger holds a
+ * block of epoch E after E's end block and that epochs never decrease.
+ *
  *   sim --seeds N --rounds R [--seed S | --first S0] [--nodes n] [--verbose]
- *       [--ed25519] [--mutate no-persist|no-lock|commit-1chain|vote-twice]
- *       [--expect-fail] [--heal-commits K]
+ *       [--ed25519] [--mutate no-persist|no-lock|commit-1chain|vote-twice|
+ *       epoch-no-suffix] [--expect-fail] [--heal-commits K] [--epoch-every K]
+ *       [--no-epoch-check] [--catch TEXT]
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -20,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec.h"
 #include "consensus/consensus.h"
 #include "crypto/crypto.h"
 
@@ -28,7 +42,15 @@
 #define SIM_PAYLOAD_LEN 68
 #define SIM_CHAIN_MAX 20000
 
-enum ev_kind { EV_DELIVER = 1, EV_TIMER, EV_CRASH, EV_RESTART, EV_PARTITION, EV_HEAL_PART };
+#define SIM_SUFFIX_FLAG 0x80000000u /* in the proposer field: a suffix block */
+#define SIM_SYNC_REQ 0xE0         /* host block sync (first byte; core messages start with 1) */
+#define SIM_SYNC_RESP 0xE1
+#define SIM_SYNC_BLOCKS 16        /* blocks in one sync response, as DS__NODE_SYNC_BLOCKS */
+#define SIM_SYNC_TICK_MS 1000
+#define SIM_SYNC_RETRY_MS 2000
+#define SIM_SYNC_STALL_MS 3000
+
+enum ev_kind { EV_DELIVER = 1, EV_TIMER, EV_CRASH, EV_RESTART, EV_PARTITION, EV_HEAL_PART, EV_SYNC_TICK };
 
 struct event {
 	uint64_t t, seq;
@@ -46,6 +68,10 @@ struct cblock { /* one committed block, kept by the host for sync serving */
 	uint8_t payload[SIM_PAYLOAD_LEN];
 	uint8_t *justify;
 	size_t justify_len;
+	uint8_t *cqc;      /* encoded QC that committed it (ledger chain only) */
+	size_t cqc_len;
+	uint8_t *sfx;      /* end block: the suffix payloads its QC runs through */
+	uint32_t sfx_n;
 };
 
 struct sim;
@@ -69,12 +95,23 @@ struct snode {
 	uint64_t nonce;
 	struct ds_qc *old_qc;    /* Byzantine: an older QC seen, to fork from */
 	struct ds_qc *last_qc;
+	/* Epochs (--epoch-every): the running core's epoch and root. */
+	uint64_t epoch, ep_root_height;
+	uint64_t round_base; /* rounds of the epochs this host left (progress measure) */
+	bool epoch_ended, reconf; /* end block decided by this core; switch pending */
+	uint64_t end_height;
+	/* Block sync (node_sync.c). */
+	uint64_t last_commit_t, sync_sent_t;
+	uint32_t sync_peer;
+	bool syncing, sync_applied;
 };
 
 struct sim {
 	uint64_t seed, rng;
 	uint32_t n, f, nbyz;
-	bool verbose, ed25519, no_proof_check;
+	bool verbose, ed25519, no_proof_check, no_epoch_check;
+	bool mut_no_suffix;     /* --mutate epoch-no-suffix: host-side epoch bug */
+	uint64_t epoch_every;   /* K; 0: one epoch for the whole run */
 	uint32_t mutations;
 	uint64_t now, seq;
 	struct event **heap;
@@ -93,6 +130,7 @@ struct sim {
 	bool partitioned;
 	char violation[256];
 	uint64_t events, max_round;
+	uint64_t epochs, synced; /* highest epoch an honest core ran; blocks applied by sync */
 };
 
 static uint64_t rnd(struct sim *s)
@@ -261,6 +299,57 @@ static void make_payload(uint8_t *p, uint64_t epoch, uint64_t round, uint64_t he
 	ds_put_u64be(p + 60, nonce);
 }
 
+static uint64_t pl_epoch(const uint8_t *p)
+{
+	return ds_get_u64be(p);
+}
+
+static uint64_t pl_height(const uint8_t *p)
+{
+	return ds_get_u64be(p + 16);
+}
+
+static bool pl_suffix(const uint8_t *p)
+{
+	return (ds_get_u32be(p + 56) & SIM_SUFFIX_FLAG) != 0;
+}
+
+/* "Past the change": a block of epoch E at this height ends the epoch or
+ * follows its end (the stand-in for the executed validator change). */
+static bool past_change(const struct sim *s, uint64_t epoch, uint64_t height)
+{
+	return s->epoch_every && height >= epoch * s->epoch_every;
+}
+
+/* Validator index of node `node` in `epoch`, and back: each epoch's set
+ * holds the same keys, rotated by one index per epoch (so leaders, quorum
+ * indices and self_index all move across a switch). */
+static uint32_t vidx_of(const struct sim *s, uint32_t node, uint64_t epoch)
+{
+	return (uint32_t)((node + s->n - (epoch - 1) % s->n) % s->n);
+}
+
+static uint32_t node_of(const struct sim *s, uint32_t vidx, uint64_t epoch)
+{
+	return (uint32_t)((vidx + (epoch - 1) % s->n) % s->n);
+}
+
+static void valset_for(const struct sim *s, uint64_t epoch, struct ds_valset *vs)
+{
+	memset(vs, 0, sizeof(*vs));
+	vs->epoch = epoch;
+	vs->n = s->n;
+	for (uint32_t i = 0; i < s->n; i++)
+		vs->v[i] = s->vs.v[node_of(s, i, epoch)]; /* s->vs: epoch 1, index = node */
+}
+
+/* True if the parent of a block at `height` in the running core's epoch is
+ * past the change: the block must then be a suffix block. */
+static bool parent_past_change(const struct snode *nd, uint64_t epoch, uint64_t height)
+{
+	return height - 1 > nd->ep_root_height && past_change(nd->sim, epoch, height - 1);
+}
+
 static int io_propose(void *ctx, uint8_t id[DS_HASH_LEN], uint8_t *payload, size_t cap,
 		      size_t *len, uint64_t epoch, uint64_t round, uint64_t height,
 		      const uint8_t parent[DS_HASH_LEN])
@@ -268,7 +357,10 @@ static int io_propose(void *ctx, uint8_t id[DS_HASH_LEN], uint8_t *payload, size
 	struct snode *nd = ctx;
 	if (cap < SIM_PAYLOAD_LEN)
 		return DS_ETOOBIG;
-	make_payload(payload, epoch, round, height, parent, nd->idx, nd->nonce++);
+	uint32_t flag = 0;
+	if (parent_past_change(nd, epoch, height) && !nd->sim->mut_no_suffix)
+		flag = SIM_SUFFIX_FLAG; /* the epoch ended at or below the parent */
+	make_payload(payload, epoch, round, height, parent, nd->idx | flag, nd->nonce++);
 	block_id(id, payload);
 	*len = SIM_PAYLOAD_LEN;
 	return 0;
@@ -285,6 +377,95 @@ static int io_validate(void *ctx, const struct ds_cons_block *b)
 	    ds_get_u64be(p + 8) != b->round || ds_get_u64be(p + 16) != b->height ||
 	    memcmp(p + 24, b->parent_id, DS_HASH_LEN) != 0)
 		return DS_EINVAL;
+	struct snode *nd = ctx;
+	if (nd->sim->mut_no_suffix)
+		return 0;
+	/* After the end block only suffix blocks, and suffix blocks only there. */
+	if (pl_suffix(p) != parent_past_change(nd, b->epoch, b->height))
+		return DS_EINVAL;
+	return 0;
+}
+
+/* Epoch of ledger block h (genesis: 0, the "end" of epoch 0). */
+static uint64_t blk_epoch(const struct snode *nd, uint64_t h)
+{
+	return h == 0 ? 0 : pl_epoch(nd->chain[h].payload);
+}
+
+/* The epoch a block after the ledger tip must have. */
+static uint64_t next_epoch(const struct snode *nd)
+{
+	uint64_t h = nd->chain_len - 1, e = blk_epoch(nd, h);
+	if (h == 0)
+		return 1;
+	return past_change(nd->sim, e, h) ? e + 1 : e;
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t len)
+{
+	uint8_t *d = malloc(len ? len : 1);
+	if (d && len)
+		memcpy(d, p, len);
+	return d;
+}
+
+/* Appends a ledger block (from deliver_commit or block sync) and runs the
+ * checker on it: agreement with the canonical chain, and the epoch rules. */
+static int append_block(struct snode *nd, const uint8_t id[DS_HASH_LEN], uint64_t round,
+			const uint8_t *payload, const uint8_t *justify, size_t justify_len,
+			const uint8_t *cqc, size_t cqc_len)
+{
+	struct sim *s = nd->sim;
+	uint64_t height = nd->chain_len;
+	if (s->epoch_every && !s->no_epoch_check) {
+		uint64_t want = next_epoch(nd), e = pl_epoch(payload);
+		uint64_t te = blk_epoch(nd, height - 1);
+		if (pl_suffix(payload))
+			violation(s, "a suffix block was appended to the ledger", nd->idx, height);
+		else if (e < te)
+			violation(s, "epochs decrease along the chain", nd->idx, height);
+		else if (e == te && e != want)
+			violation(s, "a block of epoch E was appended after the end block of epoch E",
+				  nd->idx, height);
+		else if (e != want)
+			violation(s, "an epoch was skipped or entered before its end block", nd->idx,
+				  height);
+	}
+	if (nd->chain_len == nd->chain_cap) {
+		if (nd->chain_cap >= SIM_CHAIN_MAX)
+			return DS_EFULL;
+		nd->chain_cap *= 2;
+		nd->chain = realloc(nd->chain, nd->chain_cap * sizeof(nd->chain[0]));
+		if (!nd->chain)
+			return DS_ENOMEM;
+	}
+	struct cblock *cb = &nd->chain[nd->chain_len];
+	memset(cb, 0, sizeof(*cb));
+	memcpy(cb->id, id, DS_HASH_LEN);
+	memcpy(cb->parent, payload + 24, DS_HASH_LEN);
+	cb->round = round;
+	memcpy(cb->payload, payload, SIM_PAYLOAD_LEN);
+	cb->justify = dup_bytes(justify, justify_len);
+	cb->cqc = dup_bytes(cqc, cqc_len);
+	if (!cb->justify || !cb->cqc) {
+		free(cb->justify);
+		free(cb->cqc);
+		return DS_ENOMEM;
+	}
+	cb->justify_len = justify_len;
+	cb->cqc_len = cqc_len;
+	nd->chain_len++;
+	nd->last_commit_t = s->now;
+	if (nd->byz)
+		return 0;
+	/* Safety: the first honest commit at a height fixes it for everyone. */
+	if (height < s->canon_len) {
+		if (memcmp(s->canon[height], id, DS_HASH_LEN) != 0)
+			violation(s, "two honest nodes committed different blocks", nd->idx, height);
+	} else {
+		DS_ASSERT(height == s->canon_len);
+		memcpy(s->canon[s->canon_len++], id, DS_HASH_LEN);
+	}
 	return 0;
 }
 
@@ -292,6 +473,30 @@ static int io_deliver(void *ctx, const struct ds_cons_block *b, const struct ds_
 {
 	struct snode *nd = ctx;
 	struct sim *s = nd->sim;
+	if (nd->epoch_ended && pl_suffix(b->payload)) {
+		/* A suffix block: never part of the ledger; kept with the end
+		 * block as the evidence its QC runs through (PROTOCOL §11). */
+		struct cblock *x = &nd->chain[nd->end_height];
+		if (b->height != nd->end_height + x->sfx_n + 1) {
+			violation(s, "suffix blocks decided out of order", nd->idx, b->height);
+			return 0;
+		}
+		uint8_t *p = realloc(x->sfx, (size_t)(x->sfx_n + 1) * SIM_PAYLOAD_LEN);
+		if (!p)
+			return DS_ENOMEM;
+		memcpy(p + (size_t)x->sfx_n * SIM_PAYLOAD_LEN, b->payload, SIM_PAYLOAD_LEN);
+		x->sfx = p;
+		x->sfx_n++;
+		return 0;
+	}
+	if (s->epoch_every && b->height < nd->chain_len) {
+		/* Already applied by block sync: it must be the same block (the
+		 * node fails here otherwise, node.c io_deliver_commit). */
+		if (memcmp(nd->chain[b->height].id, b->id, DS_HASH_LEN) != 0)
+			violation(s, "consensus decided a block that differs from the synced chain",
+				  nd->idx, b->height);
+		return 0;
+	}
 	if (b->height != nd->chain_len) {
 		violation(s, "commit out of height order", nd->idx, b->height);
 		return 0;
@@ -304,34 +509,31 @@ static int io_deliver(void *ctx, const struct ds_cons_block *b, const struct ds_
 		violation(s, "commit QC does not cover block", nd->idx, b->height);
 		return 0;
 	}
-	if (nd->chain_len == nd->chain_cap) {
-		if (nd->chain_cap >= SIM_CHAIN_MAX)
-			return DS_EFULL;
-		nd->chain_cap *= 2;
-		nd->chain = realloc(nd->chain, nd->chain_cap * sizeof(nd->chain[0]));
-		if (!nd->chain)
-			return DS_ENOMEM;
-	}
-	struct cblock *cb = &nd->chain[nd->chain_len];
-	memcpy(cb->id, b->id, DS_HASH_LEN);
-	memcpy(cb->parent, b->parent_id, DS_HASH_LEN);
-	cb->round = b->round;
-	memcpy(cb->payload, b->payload, SIM_PAYLOAD_LEN);
-	cb->justify = malloc(b->justify_qc_len);
-	if (!cb->justify)
-		return DS_ENOMEM;
-	memcpy(cb->justify, b->justify_qc, b->justify_qc_len);
-	cb->justify_len = b->justify_qc_len;
-	nd->chain_len++;
-	if (nd->byz)
+	if (s->epoch_every && pl_suffix(b->payload)) {
+		/* The node would take it for an end block and append it. */
+		violation(s, "a suffix block was decided with no end block before it", nd->idx,
+			  b->height);
 		return 0;
-	/* Safety: the first honest commit at a height fixes it for everyone. */
-	if (b->height < s->canon_len) {
-		if (memcmp(s->canon[b->height], b->id, DS_HASH_LEN) != 0)
-			violation(s, "two honest nodes committed different blocks", nd->idx, b->height);
-	} else {
-		DS_ASSERT(b->height == s->canon_len);
-		memcpy(s->canon[s->canon_len++], b->id, DS_HASH_LEN);
+	}
+	uint8_t q[DS_CONS_QC_MAX];
+	size_t qlen = 0;
+	if (s->epoch_every) {
+		struct ds_enc e;
+		ds_enc_init(&e, q, sizeof(q));
+		ds_cons_enc_qc(&e, qc);
+		if (ds_enc_finish(&e, &qlen) != 0)
+			return DS_ETOOBIG;
+	}
+	int rc = append_block(nd, b->id, b->round, b->payload, b->justify_qc, b->justify_qc_len, q,
+			      qlen);
+	if (rc)
+		return rc;
+	if (!nd->epoch_ended && b->epoch == nd->epoch && past_change(s, b->epoch, b->height)) {
+		/* The end block X: the host starts epoch E+1 rooted at X once
+		 * the core call returns (never inside this callback). */
+		nd->epoch_ended = true;
+		nd->reconf = true;
+		nd->end_height = b->height;
 	}
 	return 0;
 }
@@ -447,8 +649,10 @@ static void byz_equivocate(struct snode *nd, const uint8_t *msg, size_t len)
 	 * block, which only the lock rule (TC high-QC check) stops. */
 	if (p->has_tc && nd->old_qc && nd->old_qc->vote.round < p->qc.vote.round) {
 		p->qc = *nd->old_qc;
-		make_payload(payload, p->epoch, p->round, p->qc.vote.height + 1, p->qc.vote.block_hash,
-			     nd->idx, ds_get_u64be(payload + 60));
+		uint64_t h = p->qc.vote.height + 1;
+		uint32_t flag = parent_past_change(nd, p->epoch, h) ? SIM_SUFFIX_FLAG : 0;
+		make_payload(payload, p->epoch, p->round, h, p->qc.vote.block_hash, nd->idx | flag,
+			     ds_get_u64be(payload + 60));
 	}
 	p->payload = payload;
 	block_id(p->id, payload);
@@ -504,7 +708,7 @@ static void byz_vote(struct snode *nd, const uint8_t *msg, size_t len)
 	b.round = p->round;
 	b.height = p->qc.vote.height + 1;
 	struct ds_cons_vote v;
-	v.author = nd->idx;
+	v.author = vidx_of(s, nd->idx, p->epoch);
 	ds_cons_make_vote_data(&v.vote, &b, &p->qc.vote);
 	uint8_t sm[DS_CONS_SIGNED_MAX];
 	size_t sl = ds_cons_signed_vote(sm, "sim", &v.vote);
@@ -512,7 +716,7 @@ static void byz_vote(struct snode *nd, const uint8_t *msg, size_t len)
 	uint8_t out[256];
 	size_t olen;
 	if (ds_cons_encode_vote(out, sizeof(out), &olen, &v) == 0)
-		net_send(s, nd->idx, (uint32_t)((p->round + 1) % s->n), out, olen);
+		net_send(s, nd->idx, node_of(s, (uint32_t)((p->round + 1) % s->n), p->epoch), out, olen);
 	free(p);
 }
 
@@ -523,7 +727,8 @@ static void drain(struct snode *nd)
 	while (nd->c && ds_cons_next_action(nd->c, &a)) {
 		switch (a.kind) {
 		case DS_CONS_ACT_SEND:
-			net_send(s, nd->idx, a.to, a.msg, a.len);
+			if (a.to < s->n)
+				net_send(s, nd->idx, node_of(s, a.to, nd->epoch), a.msg, a.len);
 			break;
 		case DS_CONS_ACT_BROADCAST:
 			if (nd->byz && a.len > 1 && a.msg[1] == DS_CONS_MSG_PROPOSAL) {
@@ -553,16 +758,30 @@ static void check_rc(struct snode *nd, int rc, const char *what)
 	}
 }
 
-static void node_boot(struct snode *nd)
+/* A new core for `epoch`, rooted at the ledger block at root_h (final by
+ * fiat) and started on the ledger block at tip_h with the persisted safety
+ * state (ds__node_cons_begin). */
+static void node_begin(struct snode *nd, uint64_t epoch, uint64_t root_h, uint64_t tip_h)
 {
 	struct sim *s = nd->sim;
+	if (nd->c && epoch > nd->epoch)
+		nd->round_base += ds_cons_round(nd->c);
+	ds_cons_free(nd->c);
+	nd->c = NULL;
+	nd->timer_gen++;
+	nd->epoch = epoch;
+	nd->ep_root_height = root_h;
+	nd->epoch_ended = nd->reconf = false;
+	if (!nd->byz && epoch > s->epochs)
+		s->epochs = epoch;
 	struct ds_cons_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.chain_id, sizeof(cfg.chain_id), "sim");
-	cfg.epoch = 1;
-	cfg.valset = s->vs;
-	cfg.self_index = nd->idx;
-	memcpy(cfg.genesis.id, s->genesis, DS_HASH_LEN);
+	cfg.epoch = epoch;
+	valset_for(s, epoch, &cfg.valset);
+	cfg.self_index = vidx_of(s, nd->idx, epoch);
+	memcpy(cfg.genesis.id, nd->chain[root_h].id, DS_HASH_LEN);
+	cfg.genesis.height = root_h;
 	cfg.base_timeout_ms = 200;
 	cfg.max_timeout_ms = 3000;
 	cfg.payload_max_bytes = 256;
@@ -577,13 +796,37 @@ static void node_boot(struct snode *nd)
 		exit(2);
 	}
 	struct ds_cons_root root;
-	struct cblock *top = &nd->chain[nd->chain_len - 1];
+	struct cblock *top = &nd->chain[tip_h];
 	memcpy(root.id, top->id, DS_HASH_LEN);
-	root.round = top->round;
-	root.height = nd->chain_len - 1;
+	root.round = tip_h == root_h ? 0 : top->round;
+	root.height = tip_h;
 	nd->up = true;
 	check_rc(nd, ds_cons_start(nd->c, s->now, nd->safety, nd->safety_len, &root), "start");
 	drain(nd);
+}
+
+/* (Re)starts the core on the ledger tip (ds__node_cons_restart): the tip's
+ * epoch rooted at that epoch's root, or the next epoch rooted at the tip
+ * when the tip is an end block. */
+static void node_boot(struct snode *nd)
+{
+	uint64_t h = nd->chain_len - 1, e = blk_epoch(nd, h);
+	if (h == 0 || past_change(nd->sim, e, h)) {
+		node_begin(nd, e + 1, h, h);
+		return;
+	}
+	uint64_t r = h;
+	while (r > 0 && blk_epoch(nd, r) == e)
+		r--;
+	node_begin(nd, e, r, h);
+}
+
+/* After each call into the core: an end block it decided starts the next
+ * epoch, rooted at it (ds__node_next_epoch). */
+static void after_core(struct snode *nd)
+{
+	if (nd->up && nd->reconf)
+		node_begin(nd, nd->epoch + 1, nd->end_height, nd->end_height);
 }
 
 static void node_crash(struct snode *nd)
@@ -592,6 +835,244 @@ static void node_crash(struct snode *nd)
 	nd->c = NULL;
 	nd->up = false;
 	nd->timer_gen++;
+	nd->epoch_ended = nd->reconf = false; /* memory only: gone with the process */
+	nd->syncing = nd->sync_applied = false;
+}
+
+/* ---- block sync by height (node_sync.c), through the simulated network ----
+ *
+ * request  = u8 SIM_SYNC_REQ || u64 from_height
+ * response = u8 SIM_SYNC_RESP || u64 responder_tip || u32 count (0..16) ||
+ *            count x (payload || u32 len, justify || u32 len, commit QC ||
+ *                     u32 k, k suffix payloads), heights from_height upwards */
+
+static void sync_request(struct snode *nd, uint32_t peer)
+{
+	struct sim *s = nd->sim;
+	if (peer >= s->n || peer == nd->idx)
+		return;
+	uint8_t msg[9];
+	msg[0] = SIM_SYNC_REQ;
+	ds_put_u64be(msg + 1, nd->chain_len);
+	net_send(s, nd->idx, peer, msg, sizeof(msg));
+	nd->sync_peer = peer;
+	nd->sync_sent_t = s->now;
+}
+
+static void sync_on_req(struct snode *nd, uint32_t peer, const uint8_t *p, size_t len)
+{
+	struct sim *s = nd->sim;
+	if (len != 9)
+		return;
+	uint64_t from = ds_get_u64be(p + 1);
+	if (from == 0)
+		return;
+	size_t cap = 13, off = 13;
+	uint32_t k = 0;
+	for (uint64_t h = from; h < nd->chain_len && k < SIM_SYNC_BLOCKS; h++, k++) {
+		const struct cblock *cb = &nd->chain[h];
+		cap += SIM_PAYLOAD_LEN + 12 + cb->justify_len + cb->cqc_len +
+		       (size_t)cb->sfx_n * SIM_PAYLOAD_LEN;
+	}
+	uint8_t *m = malloc(cap);
+	if (!m)
+		return;
+	m[0] = SIM_SYNC_RESP;
+	ds_put_u64be(m + 1, nd->chain_len - 1);
+	ds_put_u32be(m + 9, k);
+	for (uint32_t i = 0; i < k; i++) {
+		const struct cblock *cb = &nd->chain[from + i];
+		memcpy(m + off, cb->payload, SIM_PAYLOAD_LEN);
+		off += SIM_PAYLOAD_LEN;
+		ds_put_u32be(m + off, (uint32_t)cb->justify_len);
+		memcpy(m + off + 4, cb->justify, cb->justify_len);
+		off += 4 + cb->justify_len;
+		ds_put_u32be(m + off, (uint32_t)cb->cqc_len);
+		memcpy(m + off + 4, cb->cqc, cb->cqc_len);
+		off += 4 + cb->cqc_len;
+		ds_put_u32be(m + off, cb->sfx_n);
+		memcpy(m + off + 4, cb->sfx, (size_t)cb->sfx_n * SIM_PAYLOAD_LEN);
+		off += 4 + (size_t)cb->sfx_n * SIM_PAYLOAD_LEN;
+	}
+	DS_ASSERT(off == cap);
+	/* A Byzantine host serves forged blocks now and then: the receiver's
+	 * checks (ids, links, QCs) must refuse them. */
+	if (nd->byz && k > 0 && chance(s, 300))
+		m[13 + 8 + rnd_below(s, 8)] ^= 0x01; /* the first block's round */
+	net_send(s, nd->idx, peer, m, off);
+	free(m);
+}
+
+struct rblock {
+	const uint8_t *payload, *justify, *sfx;
+	size_t justify_len;
+	uint32_t sfx_n;
+	uint8_t id[DS_HASH_LEN];
+	struct ds_qc *qc;
+};
+
+/* True if suffix payloads sfx[0..k) of end block x (id xid) are hash-linked
+ * suffix blocks of x's epoch and the one at `height` has id `want`. */
+static bool suffix_names(const struct rblock *x, uint64_t height, const uint8_t want[DS_HASH_LEN])
+{
+	uint64_t xh = pl_height(x->payload), e = pl_epoch(x->payload);
+	uint8_t parent[DS_HASH_LEN], id[DS_HASH_LEN];
+	memcpy(parent, x->id, DS_HASH_LEN);
+	for (uint32_t i = 0; i < x->sfx_n; i++) {
+		const uint8_t *p = x->sfx + (size_t)i * SIM_PAYLOAD_LEN;
+		block_id(id, p);
+		if (!pl_suffix(p) || pl_epoch(p) != e || pl_height(p) != xh + i + 1 ||
+		    memcmp(p + 24, parent, DS_HASH_LEN) != 0)
+			return false;
+		if (pl_height(p) == height)
+			return memcmp(id, want, DS_HASH_LEN) == 0;
+		memcpy(parent, id, DS_HASH_LEN);
+	}
+	return false;
+}
+
+/* True if block i's commit QC is proven for it by the response: it names
+ * block i or a later block j of the same epoch (links checked), or a suffix
+ * block carried by such a j (node_sync.c qc_covers). */
+static bool qc_covers(const struct rblock *r, size_t i, size_t nr)
+{
+	const struct ds_vote_data *v = &r[i].qc->vote;
+	if (v->round != v->parent_round + 1)
+		return false; /* not a commit QC */
+	for (size_t j = i; j < nr; j++) {
+		uint64_t h = pl_height(r[j].payload);
+		if (pl_epoch(r[j].payload) != v->epoch)
+			return false;
+		if (v->commit_height == h)
+			return memcmp(v->commit_hash, r[j].id, DS_HASH_LEN) == 0;
+		if (r[j].sfx_n > 0 && v->commit_height > h)
+			return suffix_names(&r[j], v->commit_height, v->commit_hash);
+	}
+	return false;
+}
+
+static void caught_up(struct snode *nd)
+{
+	nd->syncing = false;
+	if (nd->sync_applied && nd->up && ds_cons_committed_height(nd->c) < nd->chain_len - 1)
+		node_boot(nd); /* the core restarts on the new tip and epoch */
+	nd->sync_applied = false;
+}
+
+static void sync_on_resp(struct snode *nd, uint32_t peer, const uint8_t *m, size_t len)
+{
+	struct sim *s = nd->sim;
+	struct rblock r[SIM_SYNC_BLOCKS];
+	memset(r, 0, sizeof(r));
+	size_t nr = 0, off = 13;
+	if (len < 13)
+		return;
+	uint64_t ptip = ds_get_u64be(m + 1);
+	uint32_t count = ds_get_u32be(m + 9);
+	if (count > SIM_SYNC_BLOCKS)
+		return;
+	for (; nr < count; nr++) {
+		struct rblock *b = &r[nr];
+		size_t l;
+		if (len - off < SIM_PAYLOAD_LEN + 4)
+			break;
+		b->payload = m + off;
+		off += SIM_PAYLOAD_LEN;
+		l = ds_get_u32be(m + off);
+		if (len - off - 4 < l + 4)
+			break;
+		b->justify = m + off + 4;
+		b->justify_len = l;
+		off += 4 + l;
+		l = ds_get_u32be(m + off);
+		if (len - off - 4 < l + 4)
+			break;
+		struct ds_dec d;
+		ds_dec_init(&d, m + off + 4, l);
+		b->qc = malloc(sizeof(*b->qc));
+		if (!b->qc || ds_cons_dec_qc(&d, b->qc) != 0 || ds_dec_finish(&d) != 0)
+			break;
+		off += 4 + l;
+		b->sfx_n = ds_get_u32be(m + off);
+		if (b->sfx_n > 64 || len - off - 4 < (size_t)b->sfx_n * SIM_PAYLOAD_LEN)
+			break;
+		b->sfx = m + off + 4;
+		off += 4 + (size_t)b->sfx_n * SIM_PAYLOAD_LEN;
+		block_id(b->id, b->payload);
+	}
+	if (nr != count || off != len)
+		goto out; /* malformed */
+	/* Parent links inside the response. */
+	for (size_t i = 1; i < nr; i++)
+		if (pl_height(r[i].payload) != pl_height(r[i - 1].payload) + 1 ||
+		    memcmp(r[i].payload + 24, r[i - 1].id, DS_HASH_LEN) != 0) {
+			nr = i;
+			break;
+		}
+	size_t applied = 0;
+	for (size_t i = 0; i < nr; i++) {
+		const uint8_t *p = r[i].payload;
+		uint64_t h = pl_height(p), e = pl_epoch(p);
+		if (h < nd->chain_len)
+			continue;
+		struct ds_valset vs;
+		valset_for(s, e, &vs);
+		/* The ledger rules: the next height, on the tip, in the epoch
+		 * the tip calls for, not a suffix block; then the QC. */
+		if (h != nd->chain_len || memcmp(p + 24, nd->chain[h - 1].id, DS_HASH_LEN) != 0 ||
+		    e != next_epoch(nd) || pl_suffix(p) || !qc_covers(r, i, nr) ||
+		    ds_cons_verify_qc(r[i].qc, "sim", &vs, io_verify, nd) != 0)
+			break;
+		uint8_t q[DS_CONS_QC_MAX];
+		size_t qlen;
+		struct ds_enc en;
+		ds_enc_init(&en, q, sizeof(q));
+		ds_cons_enc_qc(&en, r[i].qc);
+		if (ds_enc_finish(&en, &qlen) != 0)
+			break;
+		int rc = append_block(nd, r[i].id, ds_get_u64be(p + 8), p, r[i].justify,
+				      r[i].justify_len, q, qlen);
+		if (rc) {
+			check_rc(nd, rc, "sync");
+			break;
+		}
+		struct cblock *cb = &nd->chain[h];
+		if (r[i].sfx_n) {
+			cb->sfx = dup_bytes(r[i].sfx, (size_t)r[i].sfx_n * SIM_PAYLOAD_LEN);
+			cb->sfx_n = cb->sfx ? r[i].sfx_n : 0;
+		}
+		applied++;
+		s->synced++;
+	}
+	if (applied)
+		nd->sync_applied = true;
+	if (ptip > nd->chain_len - 1 && applied) {
+		nd->syncing = true;
+		sync_request(nd, peer);
+	} else if (ptip <= nd->chain_len - 1) {
+		caught_up(nd);
+	}
+out:
+	for (size_t i = 0; i < SIM_SYNC_BLOCKS; i++)
+		free(r[i].qc);
+}
+
+/* Every SIM_SYNC_TICK_MS (ds__node_sync_tick): syncing with a silent peer,
+ * or no commit for a while: ask the next peer where it is. */
+static void sync_tick(struct snode *nd)
+{
+	struct sim *s = nd->sim;
+	if (!nd->up || s->now - nd->sync_sent_t < SIM_SYNC_RETRY_MS)
+		return;
+	if (!nd->syncing && s->now - nd->last_commit_t < SIM_SYNC_STALL_MS) {
+		if (nd->sync_applied)
+			caught_up(nd);
+		return;
+	}
+	uint32_t peer = (nd->sync_peer + 1) % s->n;
+	if (peer == nd->idx)
+		peer = (peer + 1) % s->n;
+	sync_request(nd, peer);
 }
 
 static void status(struct sim *s, const char *what)
@@ -626,6 +1107,7 @@ static const char *ev_name(enum ev_kind k)
 	case EV_RESTART: return "restart";
 	case EV_PARTITION: return "partition";
 	case EV_HEAL_PART: return "heal-partition";
+	case EV_SYNC_TICK: return "sync-tick";
 	}
 	return "?";
 }
@@ -636,20 +1118,48 @@ static void step(struct sim *s, struct event *e)
 	s->events++;
 	struct snode *nd = e->to < s->n ? &s->nodes[e->to] : NULL;
 	switch (e->kind) {
-	case EV_DELIVER:
+	case EV_DELIVER: {
 		if (!nd->up)
 			break;
+		if (e->len > 0 && e->data[0] == SIM_SYNC_REQ) {
+			sync_on_req(nd, e->from, e->data, e->len);
+			break;
+		}
+		if (e->len > 0 && e->data[0] == SIM_SYNC_RESP) {
+			sync_on_resp(nd, e->from, e->data, e->len);
+			break;
+		}
+		uint8_t type;
+		uint64_t epoch;
+		uint32_t author;
+		/* A later epoch than the core's: this host missed a switch, and
+		 * only block sync can bring it there (the core drops the message). */
+		if (s->epoch_every && ds_cons_peek(&type, &epoch, &author, e->data, e->len) == 0 &&
+		    epoch > nd->epoch && s->now - nd->sync_sent_t >= SIM_SYNC_RETRY_MS / 4)
+			sync_request(nd, e->from);
 		if (nd->byz && e->len > 1 && e->data[1] == DS_CONS_MSG_PROPOSAL)
 			byz_vote(nd, e->data, e->len);
-		check_rc(nd, ds_cons_on_message(nd->c, s->now, e->from, e->data, e->len), "message");
+		check_rc(nd, ds_cons_on_message(nd->c, s->now, vidx_of(s, e->from, nd->epoch), e->data,
+						e->len),
+			 "message");
 		drain(nd);
+		after_core(nd);
 		break;
+	}
 	case EV_TIMER:
 		if (!nd->up || e->gen != nd->timer_gen)
 			break;
 		check_rc(nd, ds_cons_on_timer(nd->c, s->now), "timer");
 		drain(nd);
+		after_core(nd);
 		break;
+	case EV_SYNC_TICK: {
+		sync_tick(nd);
+		struct event *t = new_ev(EV_SYNC_TICK, s->now + SIM_SYNC_TICK_MS);
+		t->to = nd->idx;
+		push_ev(s, t);
+		break;
+	}
 	case EV_CRASH:
 		if (nd->up && s->faults) {
 			node_crash(nd);
@@ -680,8 +1190,8 @@ static void step(struct sim *s, struct event *e)
 		status(s, ev_name(e->kind));
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct snode *x = &s->nodes[i];
-		if (x->up && !x->byz && ds_cons_round(x->c) > s->max_round)
-			s->max_round = ds_cons_round(x->c);
+		if (x->up && !x->byz && x->round_base + ds_cons_round(x->c) > s->max_round)
+			s->max_round = x->round_base + ds_cons_round(x->c);
 	}
 	free(e->data);
 	free(e);
@@ -706,10 +1216,11 @@ static void plan_faults(struct sim *s, uint64_t t_end)
 struct run_result {
 	bool ok;
 	char why[300];
-	uint64_t commits, events, rounds;
+	uint64_t commits, events, rounds, epochs, synced;
 };
 
-static bool g_no_proof_check;
+static bool g_no_proof_check, g_no_epoch_check, g_mut_no_suffix;
+static uint64_t g_epoch_every;
 
 static void run_seed(uint64_t seed, uint32_t n, uint64_t rounds, uint32_t heal_commits,
 		     bool verbose, bool ed25519, uint32_t mutations, struct run_result *res)
@@ -725,6 +1236,9 @@ static void run_seed(uint64_t seed, uint32_t n, uint64_t rounds, uint32_t heal_c
 	s->ed25519 = ed25519;
 	s->mutations = mutations;
 	s->no_proof_check = g_no_proof_check;
+	s->no_epoch_check = g_no_epoch_check;
+	s->mut_no_suffix = g_mut_no_suffix;
+	s->epoch_every = g_epoch_every;
 	s->heap = calloc(SIM_EVENTS_MAX, sizeof(*s->heap));
 	s->canon = calloc(SIM_CHAIN_MAX, DS_HASH_LEN);
 	if (!s->heap || !s->canon)
@@ -769,6 +1283,11 @@ static void run_seed(uint64_t seed, uint32_t n, uint64_t rounds, uint32_t heal_c
 	s->canon_len = 1;
 	uint64_t fault_end = rounds * 3000;
 	plan_faults(s, fault_end);
+	for (uint32_t i = 0; s->epoch_every && i < n; i++) {
+		struct event *t = new_ev(EV_SYNC_TICK, SIM_SYNC_TICK_MS + 37 * i);
+		t->to = i;
+		push_ev(s, t);
+	}
 	for (uint32_t i = 0; i < n; i++)
 		node_boot(&s->nodes[i]);
 
@@ -811,6 +1330,8 @@ static void run_seed(uint64_t seed, uint32_t n, uint64_t rounds, uint32_t heal_c
 	res->commits = s->canon_len - 1;
 	res->events = s->events;
 	res->rounds = s->max_round;
+	res->epochs = s->epochs;
+	res->synced = s->synced;
 	if (verbose)
 		printf("seed=%" PRIu64 " n=%u byz=%u drop=%u dup=%u long=%u delay=%" PRIu64 "+%" PRIu64
 		       "\n", seed, n, s->nbyz, s->p_drop, s->p_dup, s->p_long, s->delay_min,
@@ -818,8 +1339,11 @@ static void run_seed(uint64_t seed, uint32_t n, uint64_t rounds, uint32_t heal_c
 	for (uint32_t i = 0; i < n; i++) {
 		struct snode *nd = &s->nodes[i];
 		ds_cons_free(nd->c);
-		for (uint64_t h = 0; h < nd->chain_len; h++)
+		for (uint64_t h = 0; h < nd->chain_len; h++) {
 			free(nd->chain[h].justify);
+			free(nd->chain[h].cqc);
+			free(nd->chain[h].sfx);
+		}
 		free(nd->chain);
 		free(nd->old_qc);
 		free(nd->last_qc);
@@ -842,8 +1366,9 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: sim --seeds N --rounds R [--seed S | --first S0] [--nodes n]\n"
 			"           [--verbose] [--ed25519] [--heal-commits K] [--expect-fail]\n"
-			"           [--no-proof-check]\n"
-			"           [--mutate no-persist|no-lock|commit-1chain|vote-twice]\n");
+			"           [--no-proof-check] [--epoch-every K] [--no-epoch-check]\n"
+			"           [--catch TEXT] (count only failures whose reason has TEXT)\n"
+			"           [--mutate no-persist|no-lock|commit-1chain|vote-twice|epoch-no-suffix]\n");
 	exit(2);
 }
 
@@ -853,6 +1378,7 @@ int main(int argc, char **argv)
 	char extra[256] = ""; /* flags a replay needs besides seed/rounds/nodes */
 	uint32_t n = 4, heal_commits = 5, mutations = 0;
 	bool verbose = false, ed = false, expect_fail = false;
+	const char *catch_what = NULL; /* --catch: only failures naming this count */
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -864,6 +1390,15 @@ int main(int argc, char **argv)
 			/* only the agreement check: shows it catches bugs alone */
 			g_no_proof_check = true;
 			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --no-proof-check");
+		} else if (!strcmp(a, "--no-epoch-check")) {
+			/* epochs without the epoch invariants: agreement alone */
+			g_no_epoch_check = true;
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --no-epoch-check");
+		} else if (v && !strcmp(a, "--catch")) {
+			catch_what = v, i++;
+		} else if (v && !strcmp(a, "--epoch-every")) {
+			g_epoch_every = strtoull(v, NULL, 0), i++;
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --epoch-every %s", v);
 		} else if (!strcmp(a, "--expect-fail")) {
 			expect_fail = true;
 		} else if (v && !strcmp(a, "--seeds")) {
@@ -887,6 +1422,8 @@ int main(int argc, char **argv)
 				mutations |= DS_CONS_MUT_COMMIT_1CHAIN;
 			else if (!strcmp(v, "vote-twice"))
 				mutations |= DS_CONS_MUT_VOTE_TWICE;
+			else if (!strcmp(v, "epoch-no-suffix"))
+				g_mut_no_suffix = true;
 			else
 				usage();
 			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " --mutate %s", v);
@@ -899,7 +1436,10 @@ int main(int argc, char **argv)
 		usage();
 	if (ds_crypto_init() != 0)
 		return 2;
+	if ((g_mut_no_suffix && !g_epoch_every) || (catch_what && !expect_fail))
+		usage();
 	uint64_t failed = 0, commits = 0, events = 0, first_fail = 0, min_rounds = UINT64_MAX;
+	uint64_t min_epochs = UINT64_MAX, synced = 0;
 	for (uint64_t k = 0; k < seeds; k++) {
 		uint64_t seed = first + k;
 		struct run_result r;
@@ -909,6 +1449,11 @@ int main(int argc, char **argv)
 		events += r.events;
 		if (r.rounds < min_rounds)
 			min_rounds = r.rounds;
+		if (r.epochs < min_epochs)
+			min_epochs = r.epochs;
+		synced += r.synced;
+		if (!r.ok && catch_what && !strstr(r.why, catch_what))
+			continue; /* another symptom: not the one this run looks for */
 		if (!r.ok) {
 			if (!failed)
 				first_fail = seed;
@@ -921,8 +1466,11 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("seeds=%" PRIu64 " failed=%" PRIu64 " first_failed=%" PRIu64 " commits=%" PRIu64
-	       " events=%" PRIu64 " min_rounds=%" PRIu64 "\n", seeds, failed, first_fail, commits,
+	       " events=%" PRIu64 " min_rounds=%" PRIu64, seeds, failed, first_fail, commits,
 	       events, min_rounds);
+	if (g_epoch_every)
+		printf(" min_epochs=%" PRIu64 " synced_blocks=%" PRIu64, min_epochs, synced);
+	printf("\n");
 	if (expect_fail)
 		return failed ? 0 : 1;
 	return failed ? 1 : 0;
