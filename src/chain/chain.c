@@ -1440,3 +1440,103 @@ void ds_chain_stats(struct ds_chain *c, struct ds_chain_stats *out)
 		out->used_bytes = s.used_bytes;
 	}
 }
+
+/* ---- receipt proofs (PROTOCOL §7.1, §14.7) ---- */
+
+void ds_chain_receipt_proof_init(struct ds_chain_receipt_proof *p)
+{
+	memset(p, 0, sizeof(*p));
+	ds_buf_init(&p->receipt);
+	ds_buf_init(&p->proof);
+}
+
+void ds_chain_receipt_proof_free(struct ds_chain_receipt_proof *p)
+{
+	ds_buf_free(&p->receipt);
+	ds_buf_free(&p->proof);
+}
+
+int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
+			   struct ds_chain_receipt_proof *out)
+{
+	struct ds_rtxn *rt;
+	int rc = ds_store_read_begin(&rt, c->st);
+	if (rc)
+		return rc;
+	uint8_t(*leaves)[DS_HASH_LEN] = NULL;
+	struct ds_header hd;
+	rc = load_header(rt, height, &hd);
+	if (rc)
+		goto out;
+	if (index >= hd.tx_count) {
+		rc = DS_ERANGE;
+		goto out;
+	}
+	leaves = malloc((size_t)hd.tx_count * DS_HASH_LEN);
+	if (!leaves) {
+		rc = DS_ENOMEM;
+		goto out;
+	}
+	uint8_t k12[12];
+	ds_put_u64be(k12, height);
+	for (uint32_t i = 0; i < hd.tx_count; i++) {
+		const uint8_t *v;
+		size_t vl;
+		ds_put_u32be(k12 + 8, i);
+		rc = ds_store_get(rt, DS__T_RECEIPTS, k12, 12, &v, &vl);
+		if (rc) {
+			rc = rc == DS_ENOTFOUND ? DS_ECORRUPT : rc; /* every tx has one */
+			goto out;
+		}
+		uint8_t rh[DS_HASH_LEN];
+		ds_sha256_v(rh, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
+							{v, vl}}, 2);
+		ds_merkle_leaf_hash(leaves[i], rh, DS_HASH_LEN);
+		if (i == index)
+			ds_buf_append(&out->receipt, v, vl);
+	}
+	/* Served only if it leads to the recorded root: a corrupt receipt is
+	 * caught here, not by the client. */
+	uint8_t sr[DS_HASH_LEN], rr[DS_HASH_LEN], root[DS_HASH_LEN];
+	rc = load_roots(rt, height, sr, rr);
+	if (rc) {
+		rc = rc == DS_ENOTFOUND ? DS_ECORRUPT : rc;
+		goto out;
+	}
+	ds_merkle_root_array(root, (const uint8_t(*)[DS_HASH_LEN])leaves, hd.tx_count);
+	if (memcmp(root, rr, DS_HASH_LEN) != 0) {
+		rc = DS_ECORRUPT;
+		goto out;
+	}
+	memcpy(out->results_root, rr, DS_HASH_LEN);
+	out->tree_size = hd.tx_count;
+	uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
+	size_t plen;
+	struct ds_merkle_src src = ds_merkle_src_array((const uint8_t(*)[DS_HASH_LEN])leaves);
+	rc = ds_merkle_inclusion_proof(path, &plen, &src, index, hd.tx_count);
+	if (rc)
+		goto out;
+	ds_buf_append(&out->proof, path, plen * DS_HASH_LEN);
+	uint8_t xk[8];
+	ds_store_key_u64(xk, height);
+	out->header_height = load_u64(rt, DS__T_EXECREF, xk, 8, 0);
+	out->skipped = false;
+	if (out->header_height == 0) {
+		/* exec_height never decreases: once the tip executes past this
+		 * height without a header naming it, none ever will. */
+		struct tipv tip;
+		struct ds_header th;
+		rc = load_tip(rt, &tip);
+		if (rc == 0)
+			rc = load_header(rt, tip.height, &th);
+		if (rc)
+			goto out;
+		out->skipped = th.exec_height > height;
+	}
+	if (out->receipt.err || out->proof.err)
+		rc = DS_ENOMEM;
+out:
+	free(leaves);
+	ds_store_read_end(rt);
+	return rc;
+}

@@ -234,6 +234,29 @@ int ds_chain_exec_roots(struct ds_chain *c, uint64_t h, uint8_t state_root[DS_HA
 int ds_chain_history_proof(struct ds_chain *c, uint64_t old, uint64_t newest,
 			   struct ds_buf *proof) DS_MUST_USE;
 
+/* Receipt proof (docs/PROTOCOL.md §7.1, §14.7): the receipt of tx `index`
+ * of block `height` and an RFC 6962 inclusion proof of its leaf
+ * SHA-256(0x00 || receipt hash) in the tree of tree_size (= tx_count)
+ * leaves whose root is the block's results_root. That root is carried by
+ * header `header_height`, the first with exec_height == height (table
+ * exec_ref); 0 when none is committed yet, and then `skipped` says whether
+ * one never will be (the tip already executes past height: exec_height
+ * jumped over it, §5.3). The node checks the receipts against its stored
+ * root before answering (DS_ECORRUPT otherwise). DS_ENOTFOUND: no block at
+ * height; DS_ERANGE: index >= tx_count. */
+struct ds_chain_receipt_proof {
+	struct ds_buf receipt; /* receipt encoding */
+	uint64_t tree_size;
+	uint8_t results_root[DS_HASH_LEN];
+	struct ds_buf proof;   /* concatenated 32-byte hashes, leaf level first */
+	uint64_t header_height;
+	bool skipped;
+};
+void ds_chain_receipt_proof_init(struct ds_chain_receipt_proof *p);
+void ds_chain_receipt_proof_free(struct ds_chain_receipt_proof *p);
+int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
+			   struct ds_chain_receipt_proof *out) DS_MUST_USE;
+
 /* Store statistics for metrics. */
 struct ds_chain_stats {
 	uint64_t map_bytes, used_bytes;

@@ -1,7 +1,8 @@
-/* danshari query — fetch a transaction, a state value, a block or a history
- * proof from a node and verify it locally against a validator set the user
- * trusts (never the node's own claims). A tiny HTTP/1.1 GET client over a
- * socket: one request per connection, bounded response, bounded time. */
+/* danshari query — fetch a transaction (with its receipt), a state value, a
+ * block or a history proof from a node and verify it locally against a
+ * validator set the user trusts (never the node's own claims). A tiny
+ * HTTP/1.1 GET client over a socket: one request per connection, bounded
+ * response, bounded time. */
 #include "cli/cli.h"
 
 #include <errno.h>
@@ -464,15 +465,120 @@ static void print_cert(const struct ds_verified_header *vh, const struct ds_veri
 
 /* ------------------------------------------------------------ the queries */
 
-static bool q_tx(json_t *r, const struct ds_verify_trust *t, const uint8_t want[DS_HASH_LEN],
-		 char *why, size_t cap)
+static bool walk_epochs(struct ds_verify_trust *t, uint64_t target, const struct url *u, int timeout_ms,
+			char *why, size_t cap);
+
+static const char *node_receipt_status(json_t *r)
+{
+	json_t *rc = json_object_get(r, "receipt");
+	if (json_is_object(rc) && json_is_string(json_object_get(rc, "status")))
+		return json_string_value(json_object_get(rc, "status"));
+	return "none yet";
+}
+
+/* Verifies "receipt_proof" (docs/PROTOCOL.md §14.7) of a tx already
+ * verified in block vh at index: certifies the carrying header (walking
+ * the epoch handoffs first when it is of a later epoch than t), then the
+ * inclusion and the receipt bytes. Writes the line to print into line.
+ * False (why says it) when the proof is there but does not verify. */
+static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_verified_header *vh,
+		      const uint8_t id[DS_HASH_LEN], uint64_t index, const struct url *u, int timeout_ms,
+		      char *line, size_t line_cap, char *why, size_t cap)
+{
+	json_t *rp = json_object_get(r, "receipt_proof");
+	if (!rp) {
+		snprintf(line, line_cap, "receipt status %s (reported by the node, not proven: it serves no receipt proof)",
+			 node_receipt_status(r));
+		return true;
+	}
+	if (json_is_string(rp)) {
+		const char *st = json_string_value(rp);
+		if (strcmp(st, "pending") == 0) {
+			snprintf(line, line_cap, "receipt not yet provable: no committed header carries block %" PRIu64
+				 "'s results yet (ask again after the next block); the node reports status %s",
+				 vh->h.height, node_receipt_status(r));
+			return true;
+		}
+		if (strcmp(st, "skipped") == 0) {
+			snprintf(line, line_cap, "receipt never provable: the chain's exec_height skipped block %" PRIu64
+				 " (PROTOCOL §5.3); the node reports status %s", vh->h.height,
+				 node_receipt_status(r));
+			return true;
+		}
+		snprintf(why, cap, "response field \"receipt_proof\" is neither an object, \"pending\" nor \"skipped\"");
+		return false;
+	}
+	if (!json_is_object(rp)) {
+		snprintf(why, cap, "response field \"receipt_proof\" is not an object");
+		return false;
+	}
+	json_t *hdr = json_object_get(rp, "header");
+	static struct block_parts b;
+	static uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
+	uint8_t *rb = NULL, *shown = NULL;
+	size_t rl = 0, sl = 0, pl = 0;
+	uint64_t pindex, psize, epoch;
+	bool ok = false;
+	if (!jget_hex(&rb, &rl, rp, "receipt_hex", DS_NODE_JSON_MAX, why, cap) ||
+	    !jget_u64(&pindex, rp, "index", why, cap) || !jget_u64(&psize, rp, "tree_size", why, cap) ||
+	    !jget_path(path, &pl, rp, "path", why, cap))
+		goto out;
+	if (pindex != index || psize != vh->h.tx_count) {
+		snprintf(why, cap, "receipt proof is for leaf %" PRIu64 " of %" PRIu64 ", the tx is leaf %" PRIu64
+			 " of %" PRIu32, pindex, psize, index, vh->h.tx_count);
+		goto out;
+	}
+	/* The receipt the node shows must be the one it proves. */
+	if (json_object_get(r, "receipt_hex") &&
+	    (!jget_hex(&shown, &sl, r, "receipt_hex", DS_NODE_JSON_MAX, why, cap) || sl != rl ||
+	     memcmp(shown, rb, rl) != 0)) {
+		snprintf(why, cap, "the node shows a receipt other than the one it proves");
+		goto out;
+	}
+	if (!block_parts(&b, hdr, why, cap))
+		goto out;
+	if (block_epoch(hdr, &epoch) && epoch > t->vs.epoch &&
+	    !walk_epochs(t, epoch, u, timeout_ms, why, cap))
+		goto out;
+	static struct ds_receipt rc;
+	static struct ds_verified_header ch;
+	if (ds_verify_receipt(&rc, &ch, t, vh, id, index, rb, rl, (const uint8_t(*)[DS_HASH_LEN])path, pl,
+			      b.he, b.hn, b.qc, b.qn, b.chain, b.nchain, why, cap) != 0)
+		goto out;
+	uint64_t sh;
+	uint8_t shash[DS_HASH_LEN];
+	if (!jget_u64(&sh, hdr, "height", why, cap) || !jget_hash(shash, hdr, "hash", why, cap))
+		goto out;
+	if (sh != ch.h.height || memcmp(shash, ch.hash, DS_HASH_LEN) != 0) {
+		snprintf(why, cap, "receipt header fields \"height\"/\"hash\" differ from the certified header");
+		goto out;
+	}
+	char h8[17];
+	short_hex(h8, ch.hash);
+	snprintf(line, line_cap, "receipt status %s%s%s, gas %" PRIu64 ", %" PRIu32
+			 " event%s (proven: leaf %" PRIu64 " under results_root of block %" PRIu64 " %s…, certified by %" PRIu32
+			 " of %" PRIu32 " trusted validators%s)",
+			 rc.status == DS_TX_OK ? "ok" : "failed", rc.status == DS_TX_OK ? "" : ": ",
+			 rc.status == DS_TX_OK ? "" : rc.error, rc.gas_used, rc.nevents,
+			 rc.nevents == 1 ? "" : "s", index, ch.h.height, h8, ch.qc_signers, t->vs.n,
+			 ch.final_via != ch.h.height ? ", via descendant" : "");
+	ok = true;
+out:
+	parts_free(&b);
+	free(rb);
+	free(shown);
+	return ok;
+}
+
+static bool q_tx(json_t *r, struct ds_verify_trust *t, const uint8_t want[DS_HASH_LEN],
+		 const struct url *u, int timeout_ms, char *why, size_t cap)
 {
 	json_t *st = json_object_get(r, "status");
 	if (json_is_string(st) && strcmp(json_string_value(st), "pending") == 0) {
 		snprintf(why, cap, "transaction is pending: not committed yet, nothing to verify");
 		return false;
 	}
-	struct ds_verified_header vh;
+	static struct ds_verified_header vh;
 	if (!verify_block_json(&vh, t, json_object_get(r, "block"), why, cap))
 		return false;
 	json_t *proof = json_object_get(r, "proof");
@@ -503,17 +609,20 @@ static bool q_tx(json_t *r, const struct ds_verify_trust *t, const uint8_t want[
 		snprintf(why, cap, "the node answered with another transaction");
 		goto out;
 	}
-	const char *rs = "none yet";
-	json_t *rc = json_object_get(r, "receipt");
-	if (json_is_object(rc) && json_is_string(json_object_get(rc, "status")))
-		rs = json_string_value(json_object_get(rc, "status"));
+	/* The block's certificate is printed with the set that verified it;
+	 * the receipt may need a later epoch's (walked in q_receipt). */
+	static struct ds_verify_trust block_trust;
+	block_trust = *t;
+	char rline[1024];
+	if (!q_receipt(r, t, &vh, id, index, u, timeout_ms, rline, sizeof(rline), why, cap))
+		goto out;
 	char i8[17];
 	short_hex(i8, id);
 	printf("verified\n");
-	printf("tx %s… is leaf %" PRIu64 " of %" PRIu64 " in block %" PRIu64
-	       "; receipt status %s (reported by the node, not proven)\n",
-	       i8, index, size, vh.h.height, rs);
-	print_cert(&vh, t);
+	printf("tx %s… is leaf %" PRIu64 " of %" PRIu64 " in block %" PRIu64 "\n", i8, index, size,
+	       vh.h.height);
+	printf("%s\n", rline);
+	print_cert(&vh, &block_trust);
 	ok = true;
 out:
 	free(tx);
@@ -886,8 +995,9 @@ static void usage(FILE *f)
 		"                      (tx ID | state KEY | block H | history H)\n\n"
 		"Fetches an object with its proof from a node and verifies it locally:\n"
 		"the block header's QC against the validator set YOU trust (never the\n"
-		"node's), then the transaction's inclusion under tx_root, the state\n"
-		"proof under state_root, or the old block under history_root.\n"
+		"node's), then the transaction's inclusion under tx_root (and its receipt\n"
+		"under the results_root of the later header that executes its block), the\n"
+		"state proof under state_root, or the old block under history_root.\n"
 		"Prints \"verified\" and a summary, or says exactly what failed (exit 1).\n"
 		"An object of a later epoch than the trusted set is reached by walking the\n"
 		"epoch handoffs (at most 64, via --node), each proven from the set before.\n\n"
@@ -1102,7 +1212,7 @@ int ds_cli_query(int argc, char **argv)
 	}
 	bool ok;
 	if (kind[0] == 't')
-		ok = q_tx(r, &t, id, err, sizeof(err));
+		ok = q_tx(r, &t, id, &u, (int)timeout_ms, err, sizeof(err));
 	else if (kind[0] == 's')
 		ok = q_state(r, &t, key, klen, err, sizeof(err));
 	else if (kind[0] == 'b')

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "api/api.h"
 #include "codec/codec.h"
@@ -18,12 +19,24 @@
 #define STATE_PREFIX "contract/" DS__CREDIT_CONTRACT "/"
 #define REC_KEY_MAX (sizeof(STATE_PREFIX) + 4 + DS_PRIVSTORE_ID_MAX)
 
+struct ds__node_credit_entry {
+	struct ds_privstore_delivery d;
+	uint64_t next_ms; /* loop time of the next attempt (0: now) */
+	uint32_t tries;   /* attempts so far (this run) */
+};
+
 struct ds__node_credit {
 	struct ds_node *n;
 	struct ds_privstore *ps;
 	pthread_mutex_t mu; /* ps: the loop (hooks, frames) and HTTP threads */
 	bool api_loopback;  /* details routes answer only on a loopback API */
-	struct ds_metric_series *sent, *received, *refused, *erased, *missing;
+	struct ds_metric_series *sent, *received, *refused, *erased, *missing, *acked, *outbox_g;
+	/* Loop thread only (and open/close): */
+	uint64_t done;  /* last height whose events are applied (memory) */
+	uint64_t saved; /* the cursor in the private store */
+	bool stuck;     /* an erasure failed: the cursor stays for a restart */
+	struct ds__node_credit_entry *ob; /* the outbox, DS_PRIVSTORE_OUTBOX_MAX slots */
+	size_t nob;
 };
 
 /* Metrics are optional (a registry that is full leaves NULL series). */
@@ -122,6 +135,38 @@ int ds__credit_frame_decode(const uint8_t **record, size_t *record_len, const ui
 	if (rc) {
 		*record = *details = NULL;
 		*record_len = *details_len = 0;
+	}
+	return rc;
+}
+
+void ds__credit_ack_encode(struct ds_buf *out, const char *record)
+{
+	uint8_t b[DS_UVAR_MAX_LEN + DS_PRIVSTORE_ID_MAX];
+	struct ds_enc e;
+	size_t n = 0;
+	ds_enc_init(&e, b, sizeof(b));
+	ds_enc_str(&e, record);
+	if (ds_enc_finish(&e, &n) != 0) {
+		out->err = DS_ETOOBIG;
+		return;
+	}
+	ds_buf_append(out, b, n);
+}
+
+int ds__credit_ack_decode(const uint8_t **record, size_t *record_len, const uint8_t *p, size_t len)
+{
+	struct ds_dec d;
+	ds_dec_init(&d, p, len);
+	*record = NULL;
+	*record_len = 0;
+	(void)ds_dec_bytes(&d, record, record_len, DS_PRIVSTORE_ID_MAX);
+	int rc = ds_dec_finish(&d);
+	if (rc == 0 && (*record_len == 0 || memchr(*record, 0, *record_len) ||
+			!ds_utf8_valid(*record, *record_len)))
+		rc = DS_EINVAL;
+	if (rc) {
+		*record = NULL;
+		*record_len = 0;
 	}
 	return rc;
 }
@@ -248,36 +293,123 @@ static int valset_lookup(struct ds_node *n, uint32_t want, char out_org[DS__CRED
 	return rc;
 }
 
-/* ----------------------------------------------------------- store and send */
+/* ------------------------------------------------------- outbox and erasure
+ * Deliveries: a committed granted access to a record this node's
+ * organisation issued puts (record, grantee org) in the outbox, which is
+ * saved before the cursor moves past the block. An entry is sent when it
+ * is queued, whenever the grantee's node connects, and again with back-off
+ * until that node acknowledges it (a details_ack frame) or the delivery
+ * stops being due (record no longer active, grant revoked or expired). */
 
-static void send_details(struct ds_node *n, const struct ds__credit_ev *ev)
+#define RETRY_BASE_MS 2000u
+#define RETRY_MAX_MS 300000u
+#define SENDS_PER_PASS 64   /* deliveries attempted per retry pass */
+#define CURSOR_EVERY 64     /* blocks without events between cursor writes */
+
+static uint64_t backoff_ms(uint32_t tries)
+{
+	uint64_t d = (uint64_t)RETRY_BASE_MS << (tries < 8 ? tries : 8);
+	return d < RETRY_MAX_MS ? d : RETRY_MAX_MS;
+}
+
+static void outbox_gauge(struct ds__node_credit *cr)
+{
+	if (cr->outbox_g)
+		ds_metric_set(cr->outbox_g, (int64_t)cr->nob);
+}
+
+static void outbox_save(struct ds__node_credit *cr)
+{
+	struct ds_privstore_delivery *e = NULL;
+	if (cr->nob && !(e = calloc(cr->nob, sizeof(*e)))) {
+		DS_LOGE(MOD, "cannot save the outbox", " err=%s", ds_errname(DS_ENOMEM));
+		return;
+	}
+	for (size_t i = 0; i < cr->nob; i++)
+		e[i] = cr->ob[i].d;
+	int rc = ds_privstore_outbox_save(cr->ps, e, cr->nob);
+	free(e);
+	if (rc)
+		DS_LOGE(MOD, "cannot save the outbox", " entries=%zu err=%s", cr->nob, ds_errname(rc));
+	outbox_gauge(cr);
+}
+
+static ssize_t outbox_find(const struct ds__node_credit *cr, const char *record, const char *org)
+{
+	for (size_t i = 0; i < cr->nob; i++)
+		if (strcmp(cr->ob[i].d.record, record) == 0 && strcmp(cr->ob[i].d.org, org) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void outbox_remove(struct ds__node_credit *cr, size_t i)
+{
+	DS_ASSERT(i < cr->nob);
+	memmove(&cr->ob[i], &cr->ob[i + 1], (cr->nob - i - 1) * sizeof(cr->ob[0]));
+	cr->nob--;
+}
+
+/* Whether org still holds a grant for record that credit.access would
+ * honour at the tip's time: grant/<record>/<org> present, not revoked, not
+ * expired. */
+static bool grant_live(struct ds_node *n, const char *record, const char *org)
+{
+	char key[sizeof(STATE_PREFIX) + 8 + DS_PRIVSTORE_ID_MAX + DS__CREDIT_ORG_MAX];
+	int kl = snprintf(key, sizeof(key), STATE_PREFIX "grant/%s/%s", record, org);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return false;
+	struct ds_buf v;
+	ds_buf_init(&v);
+	bool ok = false;
+	struct ds_value map, rv, ev;
+	if (ds_chain_state_value(n->chain, (const uint8_t *)key, (size_t)kl, &v) == 0 && !v.err &&
+	    ds_value_parse(&map, v.data, v.len) == 0 && map.kind == DS_VALUE_MAP &&
+	    ds_value_map_get(&rv, &map, "revoked", 7) == 0 && rv.kind == DS_VALUE_FALSE &&
+	    ds_value_map_get(&ev, &map, "expiry_ms", 9) == 0 && ev.kind == DS_VALUE_INT)
+		ok = ev.i > 0 && (uint64_t)ev.i > n->tip.header.time_ms;
+	ds_buf_free(&v);
+	return ok;
+}
+
+enum try_result { TRY_SENT, TRY_LATER, TRY_DROP };
+
+/* One delivery attempt of entry e. */
+static enum try_result try_deliver(struct ds_node *n, struct ds__node_credit_entry *e)
 {
 	struct ds__node_credit *cr = n->credit;
 	struct ds__credit_record r;
-	char self_org[DS__CREDIT_ORG_MAX + 1];
 	uint32_t peer;
-	if (record_get(n->chain, ev->record, strlen(ev->record), &r) != 0)
-		return;
-	/* Only the issuing organisation's node holds the authoritative copy
-	 * and answers; nobody sends to itself. */
-	if (valset_lookup(n, n->self, self_org, NULL, NULL) != 0 || strcmp(self_org, r.org) != 0 ||
-	    strcmp(ev->who, self_org) == 0)
-		return;
-	if (valset_lookup(n, 0, NULL, ev->who, &peer) != 0 || peer == n->self) {
+	const char *rec = e->d.record, *org = e->d.org;
+	int rc = record_get(n->chain, rec, strlen(rec), &r);
+	if (rc == DS_ENOTFOUND || rc == DS_EINVAL || rc == DS_ECORRUPT ||
+	    (rc == 0 && strcmp(r.status, "active") != 0)) {
+		DS_LOGI(MOD, "delivery dropped", " record=%s to=%s why=\"record is %s\"", rec, org,
+			rc ? "unknown" : r.status);
+		return TRY_DROP;
+	}
+	if (rc)
+		return TRY_LATER;
+	if (!grant_live(n, rec, org)) {
+		DS_LOGI(MOD, "delivery dropped", " record=%s to=%s why=\"grant revoked or expired\"", rec, org);
+		return TRY_DROP;
+	}
+	if (valset_lookup(n, 0, NULL, org, &peer) != 0 || peer == n->self) {
 		DS_LOGW(MOD, "granted organisation runs no validator: details not sent", " record=%s org=%s",
-			ev->record, ev->who);
-		return;
+			rec, org);
+		return TRY_DROP;
 	}
 	uint8_t *d = NULL;
 	size_t dl = 0;
 	pthread_mutex_lock(&cr->mu);
-	int rc = ds_privstore_get(cr->ps, &d, &dl, ev->record);
+	rc = ds_privstore_get(cr->ps, &d, &dl, rec);
 	pthread_mutex_unlock(&cr->mu);
 	if (rc) {
-		count(cr->missing, 1);
-		DS_LOGW(MOD, "granted access but no details held", " record=%s err=%s", ev->record,
+		/* Kept: the issuer may still post the details. */
+		if (e->tries == 0)
+			count(cr->missing, 1);
+		DS_LOGW(MOD, "granted access but no details held", " record=%s to=%s err=%s", rec, org,
 			ds_errname(rc));
-		return;
+		return TRY_LATER;
 	}
 	/* Never send what no longer matches the chain (a correction replaced
 	 * the commitment and the new details were not stored yet). */
@@ -285,7 +417,7 @@ static void send_details(struct ds_node *n, const struct ds__credit_ev *ev)
 	if (rc == 0) {
 		struct ds_buf f;
 		ds_buf_init(&f);
-		ds__credit_frame_encode(&f, ev->record, d, dl);
+		ds__credit_frame_encode(&f, rec, d, dl);
 		rc = f.err ? DS_ENOMEM : ds__node_send(n, peer, DS__NODE_FRAME_DETAILS, f.data, f.len);
 		if (f.data)
 			ds_memzero(f.data, f.cap);
@@ -293,15 +425,80 @@ static void send_details(struct ds_node *n, const struct ds__credit_ev *ev)
 	}
 	ds_privstore_free(d, dl);
 	if (rc) {
-		DS_LOGW(MOD, "details not sent", " record=%s peer=%u err=%s", ev->record, peer,
+		DS_LOGD(MOD, "details not sent", " record=%s to=%s peer=%u err=%s", rec, org, peer,
 			ds_errname(rc));
-		return;
+		return TRY_LATER;
 	}
 	count(cr->sent, 1);
-	DS_LOGI(MOD, "details sent", " record=%s to=%s peer=%u", ev->record, ev->who, peer);
+	DS_LOGI(MOD, "details sent", " record=%s to=%s peer=%u try=%u", rec, org, peer, e->tries + 1);
+	return TRY_SENT;
 }
 
-static void erase_details(struct ds__node_credit *cr, const char *record, const char *why)
+/* Attempts the entries that are due (at most SENDS_PER_PASS), drops those
+ * no longer due, and reschedules the rest with back-off. */
+static void retry_due(struct ds_node *n)
+{
+	struct ds__node_credit *cr = n->credit;
+	if (!cr->nob || !n->loop)
+		return;
+	uint64_t now = ds_loop_now_ms(n->loop);
+	size_t tried = 0;
+	bool dropped = false;
+	for (size_t i = 0; i < cr->nob && tried < SENDS_PER_PASS;) {
+		struct ds__node_credit_entry *e = &cr->ob[i];
+		if (e->next_ms > now) {
+			i++;
+			continue;
+		}
+		tried++;
+		enum try_result t = try_deliver(n, e);
+		if (t == TRY_DROP) {
+			outbox_remove(cr, i);
+			dropped = true;
+			continue;
+		}
+		e->next_ms = now + backoff_ms(e->tries);
+		if (e->tries < UINT32_MAX)
+			e->tries++;
+		i++;
+	}
+	if (dropped)
+		outbox_save(cr);
+}
+
+/* A committed granted access: queue the delivery when this node's
+ * organisation issued the record and the grantee is another one. Returns
+ * true when the outbox changed. */
+static bool queue_delivery(struct ds_node *n, const struct ds__credit_ev *ev)
+{
+	struct ds__node_credit *cr = n->credit;
+	struct ds__credit_record r;
+	char self_org[DS__CREDIT_ORG_MAX + 1];
+	if (record_get(n->chain, ev->record, strlen(ev->record), &r) != 0)
+		return false;
+	if (valset_lookup(n, n->self, self_org, NULL, NULL) != 0 || strcmp(self_org, r.org) != 0 ||
+	    strcmp(ev->who, self_org) == 0)
+		return false;
+	ssize_t i = outbox_find(cr, ev->record, ev->who);
+	if (i >= 0) {
+		cr->ob[i].next_ms = 0; /* a new granted access: try again now */
+		return false;
+	}
+	if (cr->nob == DS_PRIVSTORE_OUTBOX_MAX) {
+		DS_LOGE(MOD, "outbox full: details not delivered", " record=%s to=%s entries=%zu",
+			ev->record, ev->who, cr->nob);
+		return false;
+	}
+	struct ds__node_credit_entry *e = &cr->ob[cr->nob++];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->d.record, sizeof(e->d.record), "%s", ev->record);
+	snprintf(e->d.org, sizeof(e->d.org), "%s", ev->who);
+	return true;
+}
+
+/* Returns 0, or the erase error (the cursor then stops advancing so that a
+ * restart retries). */
+static int erase_details(struct ds__node_credit *cr, const char *record, const char *why)
 {
 	pthread_mutex_lock(&cr->mu);
 	int rc = ds_privstore_erase(cr->ps, record);
@@ -311,7 +508,33 @@ static void erase_details(struct ds__node_credit *cr, const char *record, const 
 		DS_LOGI(MOD, "details erased", " record=%s why=%s", record, why);
 	} else if (rc != DS_ENOTFOUND) {
 		DS_LOGE(MOD, "cannot erase details", " record=%s err=%s", record, ds_errname(rc));
+		return rc;
 	}
+	return 0;
+}
+
+/* credit.corrected with details_replaced: the copy held is stale unless it
+ * matches the record's current commitment (the issuer may already have
+ * stored the new details, or a later correction restored the old ones). */
+static int erase_if_stale(struct ds_node *n, const char *record)
+{
+	struct ds__node_credit *cr = n->credit;
+	struct ds__credit_record r;
+	uint8_t *d = NULL;
+	size_t dl = 0;
+	pthread_mutex_lock(&cr->mu);
+	int rc = ds_privstore_get(cr->ps, &d, &dl, record);
+	bool keep = rc == 0 && record_get(n->chain, record, strlen(record), &r) == 0 &&
+		    strcmp(r.status, "active") == 0 && ds__credit_details_check(r.commitment, d, dl) == 0;
+	ds_privstore_free(d, dl);
+	pthread_mutex_unlock(&cr->mu);
+	if (rc == DS_ENOTFOUND)
+		return 0;
+	if (keep) {
+		DS_LOGD(MOD, "details match the current commitment: kept", " record=%s", record);
+		return 0;
+	}
+	return erase_details(cr, record, "replaced");
 }
 
 /* Methods whose receipts can carry the events acted on; other txs are
@@ -322,16 +545,19 @@ static bool method_of_interest(const char *m)
 	       strcmp(m, "correct") == 0;
 }
 
-static void on_commit(void *arg, const struct ds_node_commit *c)
+/* Applies the credit events of committed block b: erasures at once,
+ * deliveries into the outbox (sent by the caller). *acted: an event of
+ * interest was seen; *queued: the outbox grew. Returns 0, or an erase
+ * error (the other events are still applied). */
+static int apply_block(struct ds_node *n, const struct ds_block *b, bool *acted, bool *queued)
 {
-	struct ds_node *n = arg;
-	struct ds__node_credit *cr = n->credit;
 	size_t pos = 0;
 	const uint8_t *tx;
 	size_t tl;
 	struct ds_chain_txinfo ti;
-	for (uint32_t i = 0; i < c->decoded->header.tx_count; i++) {
-		if (ds_block_tx_next(c->decoded, &pos, &tx, &tl) != 1)
+	int err = 0;
+	for (uint32_t i = 0; i < b->header.tx_count; i++) {
+		if (ds_block_tx_next(b, &pos, &tx, &tl) != 1)
 			break;
 		struct ds_tx t;
 		uint8_t id[DS_HASH_LEN];
@@ -348,18 +574,137 @@ static void on_commit(void *arg, const struct ds_node_commit *c)
 		}
 		for (uint32_t k = 0; k < rcpt.nevents; k++) {
 			struct ds__credit_ev ev;
+			int rc = 0;
 			if (ds__credit_event_parse(&ev, rcpt.events[k].name, rcpt.events[k].value,
-						   rcpt.events[k].value_len) != 0)
+						   rcpt.events[k].value_len) != 0 ||
+			    ev.kind == DS__CREDIT_EV_NONE)
 				continue;
+			*acted = true;
 			if (ev.kind == DS__CREDIT_EV_ACCESS && ev.granted)
-				send_details(n, &ev);
+				*queued |= queue_delivery(n, &ev);
 			else if (ev.kind == DS__CREDIT_EV_ERASE)
-				erase_details(cr, ev.record, "erase");
+				rc = erase_details(n->credit, ev.record, "erase");
 			else if (ev.kind == DS__CREDIT_EV_REPLACED)
-				erase_details(cr, ev.record, "replaced");
+				rc = erase_if_stale(n, ev.record);
+			if (rc && !err)
+				err = rc;
 		}
 		ds_chain_txinfo_free(&ti);
 	}
+	return err;
+}
+
+/* Applies the events of every committed block after cr->done up to `to`
+ * (the committed block `cur`, when given, is not read back from the
+ * store), saving the outbox before the cursor moves past a block that
+ * queued a delivery. The cursor is written after every block with events
+ * and every CURSOR_EVERY blocks; a restart re-applies at most the blocks
+ * after it, which is harmless: erasing twice finds nothing, queueing twice
+ * finds the entry (or re-sends details the grantee already holds, which it
+ * acknowledges again). */
+static void catch_up(struct ds_node *n, uint64_t to, const struct ds_node_commit *cur)
+{
+	struct ds__node_credit *cr = n->credit;
+	struct ds_buf blk, qc;
+	ds_buf_init(&blk);
+	ds_buf_init(&qc);
+	while (cr->done < to) {
+		uint64_t h = cr->done + 1;
+		struct ds_block b;
+		const struct ds_block *bp = NULL;
+		if (cur && cur->height == h) {
+			bp = cur->decoded;
+		} else {
+			ds_buf_reset(&blk);
+			ds_buf_reset(&qc);
+			int rc = ds_chain_block(n->chain, h, &blk, &qc);
+			if (rc == 0 && (blk.err || qc.err))
+				rc = DS_ENOMEM;
+			if (rc == 0)
+				rc = ds_block_decode(&b, blk.data, blk.len);
+			if (rc) {
+				DS_LOGE(MOD, "cannot read a committed block for credit events", " height=%" PRIu64 " err=%s",
+					h, ds_errname(rc));
+				break;
+			}
+			bp = &b;
+		}
+		bool acted = false, queued = false;
+		if (apply_block(n, bp, &acted, &queued) != 0 && !cr->stuck) {
+			cr->stuck = true;
+			DS_LOGE(MOD, "an erasure failed: the credit cursor stays until a restart retries it",
+				" height=%" PRIu64 " cursor=%" PRIu64, h, cr->saved);
+		}
+		if (queued)
+			outbox_save(cr);
+		cr->done = h;
+		if (!cr->stuck && (acted || h - cr->saved >= CURSOR_EVERY)) {
+			int rc = ds_privstore_cursor_set(cr->ps, h);
+			if (rc == 0)
+				cr->saved = h;
+			else
+				DS_LOGE(MOD, "cannot save the credit cursor", " height=%" PRIu64 " err=%s", h,
+					ds_errname(rc));
+		}
+	}
+	ds_buf_free(&blk);
+	ds_buf_free(&qc);
+}
+
+static void on_commit(void *arg, const struct ds_node_commit *c)
+{
+	struct ds_node *n = arg;
+	catch_up(n, c->height, c);
+	retry_due(n);
+}
+
+void ds__node_credit_on_peer_up(struct ds_node *n, uint32_t peer)
+{
+	struct ds__node_credit *cr = n->credit;
+	char org[DS__CREDIT_ORG_MAX + 1];
+	if (!cr || !cr->nob || valset_lookup(n, peer, org, NULL, NULL) != 0)
+		return;
+	for (size_t i = 0; i < cr->nob; i++)
+		if (strcmp(cr->ob[i].d.org, org) == 0)
+			cr->ob[i].next_ms = 0;
+	retry_due(n);
+}
+
+void ds__node_credit_on_ack(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len)
+{
+	struct ds__node_credit *cr = n->credit;
+	if (!cr)
+		return;
+	const uint8_t *rid;
+	size_t rl;
+	char record[DS_PRIVSTORE_ID_MAX + 1], org[DS__CREDIT_ORG_MAX + 1];
+	if (ds__credit_ack_decode(&rid, &rl, p, len) != 0) {
+		DS_LOGW(MOD, "malformed details ack", " peer=%u len=%zu", peer, len);
+		return;
+	}
+	memcpy(record, rid, rl);
+	record[rl] = 0;
+	/* A peer acknowledges for its own organisation only. */
+	ssize_t i = valset_lookup(n, peer, org, NULL, NULL) == 0 ? outbox_find(cr, record, org) : -1;
+	if (i < 0) {
+		DS_LOGD(MOD, "details ack for nothing pending", " record=%s peer=%u", record, peer);
+		return;
+	}
+	outbox_remove(cr, (size_t)i);
+	outbox_save(cr);
+	count(cr->acked, 1);
+	DS_LOGI(MOD, "details delivered", " record=%s to=%s peer=%u", record, org, peer);
+}
+
+static void send_ack(struct ds_node *n, uint32_t peer, const char *record)
+{
+	struct ds_buf f;
+	ds_buf_init(&f);
+	ds__credit_ack_encode(&f, record);
+	int rc = f.err ? DS_ENOMEM : ds__node_send(n, peer, DS__NODE_FRAME_DETAILS_ACK, f.data, f.len);
+	ds_buf_free(&f);
+	if (rc)
+		DS_LOGD(MOD, "details ack not sent", " record=%s peer=%u err=%s", record, peer, ds_errname(rc));
 }
 
 void ds__node_credit_on_details(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len)
@@ -404,6 +749,7 @@ void ds__node_credit_on_details(struct ds_node *n, uint32_t peer, const uint8_t 
 	pthread_mutex_unlock(&cr->mu);
 	if (rc == DS_EEXIST) {
 		DS_LOGD(MOD, "details already held", " record=%s", record);
+		send_ack(n, peer, record);
 		return;
 	}
 	if (rc) {
@@ -412,6 +758,7 @@ void ds__node_credit_on_details(struct ds_node *n, uint32_t peer, const uint8_t 
 	}
 	count(cr->received, 1);
 	DS_LOGI(MOD, "details received and verified", " record=%s from=%s peer=%u", record, from_org, peer);
+	send_ack(n, peer, record);
 	return;
 refuse:
 	count(cr->refused, 1);
@@ -666,6 +1013,57 @@ static struct ds_metric_series *counter(struct ds_metrics *reg, const char *name
 	return ds_metric_get(m, NULL);
 }
 
+static struct ds_metric_series *gauge(struct ds_metrics *reg, const char *name, const char *help)
+{
+	struct ds_metric *m;
+	struct ds_metric_desc d = {.type = DS_METRIC_GAUGE, .name = name, .help = help};
+	if (!reg || ds_metrics_add(&m, reg, &d) != 0)
+		return NULL;
+	return ds_metric_get(m, NULL);
+}
+
+/* At start: reloads the outbox and applies the credit events of every
+ * block committed after the cursor (blocks this node committed while its
+ * hook could not run: a crash or stop between a durable commit and the
+ * hook, blocks written to the store before the node started). Nothing is
+ * sent yet: deliveries go out when the grantees' nodes connect. */
+static int credit_resume(struct ds_node *n)
+{
+	struct ds__node_credit *cr = n->credit;
+	struct ds_privstore_delivery *d = calloc(DS_PRIVSTORE_OUTBOX_MAX, sizeof(*d));
+	cr->ob = calloc(DS_PRIVSTORE_OUTBOX_MAX, sizeof(*cr->ob));
+	if (!d || !cr->ob) {
+		free(d);
+		return DS_ENOMEM;
+	}
+	size_t nd = 0;
+	int rc = ds_privstore_outbox_load(cr->ps, d, DS_PRIVSTORE_OUTBOX_MAX, &nd);
+	if (rc) {
+		/* Lost deliveries are not lost accesses: the grantee may call
+		 * access again. Refusing to start would be worse. */
+		DS_LOGE(MOD, "cannot read the outbox: pending deliveries dropped", " err=%s", ds_errname(rc));
+		nd = 0;
+	}
+	for (size_t i = 0; i < nd; i++)
+		cr->ob[i].d = d[i];
+	cr->nob = nd;
+	free(d);
+	outbox_gauge(cr);
+	uint64_t h = 0;
+	rc = ds_privstore_cursor_get(cr->ps, &h);
+	if (rc && rc != DS_ENOTFOUND)
+		DS_LOGW(MOD, "unreadable credit cursor: rescanning from height 1", " err=%s", ds_errname(rc));
+	cr->done = cr->saved = rc ? 0 : h;
+	struct ds_chain_tip tip;
+	if ((rc = ds_chain_tip(n->chain, &tip)) != 0)
+		return rc;
+	if (cr->done < tip.height)
+		DS_LOGI(MOD, "applying credit events of blocks committed since the cursor",
+			" from=%" PRIu64 " to=%" PRIu64 " outbox=%zu", cr->done + 1, tip.height, cr->nob);
+	catch_up(n, tip.height, NULL);
+	return 0;
+}
+
 static bool host_is_loopback(const char *hostport)
 {
 	char host[64];
@@ -702,6 +1100,12 @@ int ds__node_credit_open(struct ds_node *n, struct ds_api *api)
 			     "Record details crypto-shredded after erase, expiry or replacement.");
 	cr->missing = counter(reg, "danshari_credit_details_missing_total",
 			      "Granted accesses this node could not serve (no details held).");
+	cr->acked = counter(reg, "danshari_credit_details_acked_total",
+			    "Record details the grantee's node acknowledged (delivery done).");
+	cr->outbox_g = gauge(reg, "danshari_credit_outbox_entries",
+			     "Deliveries of record details waiting for the grantee node's acknowledgement.");
+	if ((rc = credit_resume(n)) != 0)
+		return rc;
 	if ((rc = ds_node_on_commit(n, on_commit, n)) != 0)
 		return rc;
 	if (api) {
@@ -717,8 +1121,12 @@ void ds__node_credit_close(struct ds_node *n)
 	struct ds__node_credit *cr = n->credit;
 	if (!cr)
 		return;
+	if (cr->ps && !cr->stuck && cr->done > cr->saved &&
+	    ds_privstore_cursor_set(cr->ps, cr->done) != 0)
+		DS_LOGW(MOD, "cannot save the credit cursor", " height=%" PRIu64, cr->done);
 	ds_privstore_close(cr->ps);
 	pthread_mutex_destroy(&cr->mu);
+	free(cr->ob);
 	free(cr);
 	n->credit = NULL;
 }

@@ -1,9 +1,11 @@
 /* node_credit — the node side of credit records (docs/PRIVACY.md, "On the
  * running consortium"): the node's private store of record details, the
  * `details` frame that carries them to a granted organisation's node, the
- * reactions to committed credit.lua events (send on a granted access,
- * crypto-shred on erase/expiry/replaced details), and the loopback API
- * routes /v1/records/{id}/details.
+ * reactions to committed credit.lua events (queue a delivery on a granted
+ * access, crypto-shred on erase/expiry/replaced details), the durable
+ * outbox of deliveries (resent until acknowledged), the cursor that lets a
+ * restarted node apply the events of blocks its hook never saw, and the
+ * loopback API routes /v1/records/{id}/details.
  *
  * Internal to src/node (not a public contract); the ds__credit_* helpers
  * are pure and exposed for the unit test. Pointers are borrowed for the
@@ -26,7 +28,7 @@ struct ds_api;
 /* Name of the contract whose events the node acts on; its state keys are
  * "contract/credit/<key>" (exec's per-contract namespace). */
 #define DS__CREDIT_CONTRACT "credit"
-#define DS__CREDIT_ORG_MAX 64
+#define DS__CREDIT_ORG_MAX DS_PRIVSTORE_ORG_MAX
 /* A details frame: str(record id) || bytes(details encoding). */
 #define DS__CREDIT_FRAME_MAX (2 * DS_UVAR_MAX_LEN + DS_PRIVSTORE_ID_MAX + DS_PRIV_DETAILS_MAX)
 
@@ -38,8 +40,15 @@ int ds__node_credit_open(struct ds_node *n, struct ds_api *api) DS_MUST_USE;
 /* After the API and the loop are stopped. NULL-safe on a node whose credit
  * part never opened. */
 void ds__node_credit_close(struct ds_node *n);
-/* A details frame from peer (frame type byte already stripped). */
+/* A details frame from peer (frame type byte already stripped). A stored
+ * (or already held) copy is acknowledged with a details_ack frame. */
 void ds__node_credit_on_details(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
+/* A details_ack frame from peer: the delivery of that record to the
+ * peer's organisation leaves the outbox. */
+void ds__node_credit_on_ack(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
+/* A link to peer came up: pending deliveries to its organisation are sent
+ * now. NULL-safe on a node whose credit part never opened. */
+void ds__node_credit_on_peer_up(struct ds_node *n, uint32_t peer);
 
 /* ---- pure helpers (tested alone) ---- */
 
@@ -68,6 +77,13 @@ void ds__credit_frame_encode(struct ds_buf *out, const char *record, const uint8
 			     size_t len);
 int ds__credit_frame_decode(const uint8_t **record, size_t *record_len, const uint8_t **details,
 			    size_t *details_len, const uint8_t *p, size_t len) DS_MUST_USE;
+
+/* details_ack frame body: str(record id). decode borrows p (*record points
+ * into it, 1..DS_PRIVSTORE_ID_MAX bytes of UTF-8 without NUL) and returns
+ * 0, DS_ETRUNC, DS_ETRAILING, DS_ENONMINIMAL, DS_ETOOBIG or DS_EINVAL. */
+void ds__credit_ack_encode(struct ds_buf *out, const char *record);
+int ds__credit_ack_decode(const uint8_t **record, size_t *record_len, const uint8_t *p,
+			  size_t len) DS_MUST_USE;
 
 /* A credit.lua event the node reacts to, parsed from a receipt. */
 enum ds__credit_ev_kind {

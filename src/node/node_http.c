@@ -579,6 +579,77 @@ static json_t *receipt_json(const struct ds_receipt *rc)
 	return o;
 }
 
+/* "receipt_proof" of GET /v1/tx (docs/API.md): the receipt's inclusion
+ * proof under the results root of block `height`, with the header that
+ * carries that root (the first whose exec_height is `height`) and its QC,
+ * as for a block but without the tx list. "pending" while no committed
+ * header carries it, "skipped" when none ever will. */
+static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t index, json_t **out)
+{
+	struct ds_chain *c = h->host.chain;
+	struct ds_chain_receipt_proof rp;
+	ds_chain_receipt_proof_init(&rp);
+	struct ds_buf blk, qc;
+	ds_buf_init(&blk);
+	ds_buf_init(&qc);
+	json_t *o = NULL;
+	int rc = ds_chain_receipt_proof(c, height, index, &rp);
+	if (rc)
+		goto fail;
+	if (rp.header_height == 0) {
+		*out = json_string(rp.skipped ? "skipped" : "pending");
+		rc = *out ? 0 : DS_ENOMEM;
+		goto fail;
+	}
+	rc = ds_chain_block(c, rp.header_height, &blk, &qc);
+	if (rc == 0 && (blk.err || qc.err))
+		rc = DS_ENOMEM;
+	if (rc)
+		goto fail;
+	struct ds_header hd;
+	size_t hl = 0;
+	rc = header_prefix(&hd, &hl, blk.data, blk.len);
+	if (rc == 0 && hd.exec_height != height)
+		rc = DS_ECORRUPT;
+	uint8_t hash[DS_HASH_LEN];
+	if (rc == 0)
+		rc = ds_header_hash(hash, &hd);
+	if (rc)
+		goto fail;
+	o = json_object();
+	json_t *hdr = json_object(), *path = json_array();
+	if (!o || !hdr || !path) {
+		json_decref(hdr);
+		json_decref(path);
+		rc = DS_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < rp.proof.len / DS_HASH_LEN; i++)
+		json_array_append_new(path, jhex(rp.proof.data + i * DS_HASH_LEN, DS_HASH_LEN));
+	uint8_t leaf[DS_HASH_LEN];
+	ds_sha256_v(leaf, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
+						  {rp.receipt.data, rp.receipt.len}}, 2);
+	set(o, "receipt_hex", jhex(rp.receipt.data, rp.receipt.len));
+	set(o, "leaf", jhex(leaf, DS_HASH_LEN));
+	set(o, "index", ju64(index));
+	set(o, "tree_size", ju64(rp.tree_size));
+	set(o, "path", path);
+	set(o, "results_root", jhex(rp.results_root, DS_HASH_LEN));
+	header_fields(hdr, &hd, hash);
+	set(hdr, "header_hex", jhex(blk.data, hl));
+	set(hdr, "qc", qc_json(c, qc.data, qc.len, rp.header_height));
+	set(o, "header", hdr);
+	*out = o;
+	o = NULL;
+	rc = 0;
+fail:
+	json_decref(o);
+	ds_buf_free(&blk);
+	ds_buf_free(&qc);
+	ds_chain_receipt_proof_free(&rp);
+	return rc;
+}
+
 static void h_tx(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 {
 	struct ds_node_http *h = ctx;
@@ -648,6 +719,13 @@ static void h_tx(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)
 	if (root)
 		set(proof, "tx_root", json_incref(root));
 	set(o, "proof", proof);
+	json_t *rproof = NULL;
+	rc = receipt_proof_json(h, ti.height, ti.index, &rproof);
+	if (rc) {
+		reply_err(r, rc, "receipt proof of the transaction");
+		goto out;
+	}
+	set(o, "receipt_proof", rproof);
 	set(o, "block", blk);
 	blk = NULL;
 	ds_api_resp_json(r, 200, o);

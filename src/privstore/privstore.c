@@ -2,6 +2,7 @@
 #include "privstore/privstore.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -334,4 +335,145 @@ int ds_privstore_erase(struct ds_privstore *ps, const char *record_id)
 	if ((rk && rk != DS_ENOTFOUND) || (rd && rd != DS_ENOTFOUND))
 		return DS_EIO;
 	return 0;
+}
+
+/* ------------------------------------------------------------ bookkeeping */
+
+#define CURSOR_HEAD "danshari-private-cursor v1\nheight "
+#define OUTBOX_MAGIC "DSPO"
+#define OUTBOX_ENTRY_MAX (2 * DS_UVAR_MAX_LEN + DS_PRIVSTORE_ID_MAX + DS_PRIVSTORE_ORG_MAX)
+#define OUTBOX_FILE_MAX (5 + DS_UVAR_MAX_LEN + DS_PRIVSTORE_OUTBOX_MAX * OUTBOX_ENTRY_MAX)
+
+int ds_privstore_cursor_get(struct ds_privstore *ps, uint64_t *height)
+{
+	char path[PATH_MAX_LEN];
+	uint8_t *t = NULL;
+	size_t len = 0, hl = strlen(CURSOR_HEAD);
+	*height = 0;
+	snprintf(path, sizeof(path), "%s/cursor", ps->dir);
+	int rc = ds_file_read(&t, &len, path, 64);
+	if (rc == DS_ETOOBIG)
+		return DS_ECORRUPT;
+	if (rc)
+		return rc;
+	/* Digits only, no leading zero (but "0"), at most 20, then one newline. */
+	size_t nd = len > hl + 1 ? len - hl - 1 : 0;
+	uint64_t h = 0;
+	rc = 0;
+	if (nd == 0 || nd > 20 || memcmp(t, CURSOR_HEAD, hl) != 0 || t[len - 1] != '\n' ||
+	    (nd > 1 && t[hl] == '0'))
+		rc = DS_ECORRUPT;
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		uint8_t c = t[hl + i];
+		if (c < '0' || c > '9' || h > (UINT64_MAX - (c - '0')) / 10)
+			rc = DS_ECORRUPT;
+		else
+			h = h * 10 + (c - '0');
+	}
+	free(t);
+	if (rc == 0)
+		*height = h;
+	return rc;
+}
+
+int ds_privstore_cursor_set(struct ds_privstore *ps, uint64_t height)
+{
+	char path[PATH_MAX_LEN], text[sizeof(CURSOR_HEAD) + 24];
+	snprintf(path, sizeof(path), "%s/cursor", ps->dir);
+	int n = snprintf(text, sizeof(text), CURSOR_HEAD "%" PRIu64 "\n", height);
+	DS_ASSERT(n > 0 && (size_t)n < sizeof(text));
+	return ds_file_write_atomic(path, text, (size_t)n, 0600, 0) ? DS_EIO : 0;
+}
+
+static int org_ok(const char *org)
+{
+	size_t n = strnlen(org, DS_PRIVSTORE_ORG_MAX + 1);
+	return n > 0 && n <= DS_PRIVSTORE_ORG_MAX && ds_utf8_valid((const uint8_t *)org, n);
+}
+
+int ds_privstore_outbox_load(struct ds_privstore *ps, struct ds_privstore_delivery *out, size_t cap,
+			     size_t *n)
+{
+	char path[PATH_MAX_LEN];
+	uint8_t *t = NULL;
+	size_t len = 0;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/outbox", ps->dir);
+	int rc = ds_file_read(&t, &len, path, OUTBOX_FILE_MAX);
+	if (rc == DS_ENOTFOUND)
+		return 0;
+	if (rc == DS_ETOOBIG)
+		return DS_ECORRUPT;
+	if (rc)
+		return rc;
+	struct ds_dec d;
+	uint8_t ver = 0;
+	uint64_t cnt = 0;
+	const uint8_t *magic = NULL;
+	ds_dec_init(&d, t, len);
+	(void)ds_dec_fixed_ref(&d, &magic, 4);
+	(void)ds_dec_u8(&d, &ver);
+	(void)ds_dec_uvar_max(&d, &cnt, DS_PRIVSTORE_OUTBOX_MAX);
+	size_t k = 0;
+	for (uint64_t i = 0; i < cnt && ds_dec_left(&d) > 0; i++) {
+		struct ds_privstore_delivery e;
+		const uint8_t *r, *o;
+		size_t rl = 0, ol = 0;
+		(void)ds_dec_bytes(&d, &r, &rl, DS_PRIVSTORE_ID_MAX);
+		(void)ds_dec_bytes(&d, &o, &ol, DS_PRIVSTORE_ORG_MAX);
+		if (d.err)
+			break;
+		if (rl == 0 || ol == 0 || memchr(r, 0, rl) || memchr(o, 0, ol)) {
+			(void)ds_dec_fail(&d, DS_EINVAL);
+			break;
+		}
+		memcpy(e.record, r, rl);
+		e.record[rl] = 0;
+		memcpy(e.org, o, ol);
+		e.org[ol] = 0;
+		if (!id_ok(e.record) || !org_ok(e.org)) {
+			(void)ds_dec_fail(&d, DS_EINVAL);
+			break;
+		}
+		if (k == cap) {
+			rc = DS_ETOOBIG;
+			break;
+		}
+		out[k++] = e;
+	}
+	if (rc == 0 && (ds_dec_finish(&d) != 0 || memcmp(magic, OUTBOX_MAGIC, 4) != 0 ||
+			ver != FILE_VERSION || k != cnt))
+		rc = DS_ECORRUPT;
+	free(t);
+	*n = rc == 0 ? k : 0;
+	return rc;
+}
+
+int ds_privstore_outbox_save(struct ds_privstore *ps, const struct ds_privstore_delivery *e,
+			     size_t n)
+{
+	char path[PATH_MAX_LEN];
+	if (n > DS_PRIVSTORE_OUTBOX_MAX)
+		return DS_ETOOBIG;
+	for (size_t i = 0; i < n; i++)
+		if (!id_ok(e[i].record) || !org_ok(e[i].org))
+			return DS_EINVAL;
+	size_t cap = 5 + DS_UVAR_MAX_LEN + n * OUTBOX_ENTRY_MAX, len = 0;
+	uint8_t *buf = malloc(cap);
+	if (!buf)
+		return DS_ENOMEM;
+	struct ds_enc enc;
+	ds_enc_init(&enc, buf, cap);
+	ds_enc_fixed(&enc, OUTBOX_MAGIC, 4);
+	ds_enc_u8(&enc, FILE_VERSION);
+	ds_enc_uvar(&enc, n);
+	for (size_t i = 0; i < n; i++) {
+		ds_enc_str(&enc, e[i].record);
+		ds_enc_str(&enc, e[i].org);
+	}
+	DS_ASSERT(ds_enc_finish(&enc, &len) == 0);
+	snprintf(path, sizeof(path), "%s/outbox", ps->dir);
+	int rc = ds_file_write_atomic(path, buf, len, 0600, 0) ? DS_EIO : 0;
+	free(buf);
+	return rc;
 }

@@ -4,6 +4,7 @@
  *   master.key          "danshari-private-master v1\nkey <64 hex>\n"
  *   keys/<name>.key     the record's key wrapped under the master key
  *   data/<name>.dat     the record's details encrypted under its own key
+ *   cursor, outbox      the node's bookkeeping (below), no personal data
  * name = hex(SHA-256("danshari/privstore/name/v1" || record id)), so file
  * names carry no record text. Exact byte layouts: docs/PRIVACY.md.
  *
@@ -56,5 +57,38 @@ int ds_privstore_has(struct ds_privstore *ps, const char *record_id) DS_MUST_USE
 /* Crypto-shreds record_id (see above). Returns 0, DS_ENOTFOUND (nothing
  * stored), DS_EINVAL, DS_EIO. After 0, get returns DS_ENOTFOUND. */
 int ds_privstore_erase(struct ds_privstore *ps, const char *record_id) DS_MUST_USE;
+
+/* ---- the node's bookkeeping beside the records ----
+ * Two small files, not encrypted: they hold only block heights, record ids
+ * and organisation names, which the chain shows everyone (audit entries).
+ * Both are written atomically (temp file, fsync, rename). */
+
+/* The cursor: the last block height whose credit events this node has
+ * applied (erasures, deliveries queued). File "cursor", exactly
+ * "danshari-private-cursor v1\nheight <decimal, no leading zero>\n".
+ * get returns 0, DS_ENOTFOUND (no file yet), DS_ECORRUPT, DS_EIO. */
+int ds_privstore_cursor_get(struct ds_privstore *ps, uint64_t *height) DS_MUST_USE;
+/* Returns 0 or DS_EIO. */
+int ds_privstore_cursor_set(struct ds_privstore *ps, uint64_t height) DS_MUST_USE;
+
+/* The outbox: record details this (issuing) node still has to deliver to a
+ * granted organisation's node, until that node acknowledges them. File
+ * "outbox": "DSPO" || 0x01 || uvar n (0..DS_PRIVSTORE_OUTBOX_MAX) ||
+ * n x (str record id || str org), decoded strictly. */
+#define DS_PRIVSTORE_ORG_MAX 64
+#define DS_PRIVSTORE_OUTBOX_MAX 1024
+struct ds_privstore_delivery {
+	char record[DS_PRIVSTORE_ID_MAX + 1]; /* 1..DS_PRIVSTORE_ID_MAX bytes, UTF-8 */
+	char org[DS_PRIVSTORE_ORG_MAX + 1];   /* 1..DS_PRIVSTORE_ORG_MAX bytes, UTF-8 */
+};
+/* Loads up to cap entries into out (*n of them; 0 when there is no file).
+ * Returns 0, DS_ECORRUPT (malformed file), DS_ETOOBIG (more than cap
+ * entries), DS_EIO. */
+int ds_privstore_outbox_load(struct ds_privstore *ps, struct ds_privstore_delivery *out, size_t cap,
+			     size_t *n) DS_MUST_USE;
+/* Replaces the outbox with e[0..n). Returns 0, DS_EINVAL (a bad record id
+ * or org), DS_ETOOBIG (n > DS_PRIVSTORE_OUTBOX_MAX), DS_ENOMEM, DS_EIO. */
+int ds_privstore_outbox_save(struct ds_privstore *ps, const struct ds_privstore_delivery *e,
+			     size_t n) DS_MUST_USE;
 
 #endif

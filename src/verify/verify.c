@@ -296,6 +296,65 @@ int ds_verify_history(const struct ds_verified_header *vh, uint64_t height,
 	return 0;
 }
 
+int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier,
+		      const struct ds_verify_trust *t, const struct ds_verified_header *block,
+		      const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *receipt,
+		      size_t receipt_len, const uint8_t (*path)[DS_HASH_LEN], size_t path_len,
+		      const uint8_t *header, size_t header_len, const uint8_t *qc, size_t qc_len,
+		      const struct ds_iov *chain, size_t nchain, char *why, size_t why_cap)
+{
+	char sub[256] = "";
+	/* Static per thread: a verified header and a decoded receipt are a
+	 * few KiB each. */
+	static _Thread_local struct ds_verified_header vh;
+	static _Thread_local struct ds_receipt r;
+	if (carrier)
+		memset(carrier, 0, sizeof(*carrier));
+	int rc = ds_verify_header(&vh, t, header, header_len, qc, qc_len, chain, nchain, sub, sizeof(sub));
+	if (rc)
+		return fail(why, why_cap, rc, "receipt: the header carrying its results root: %s", sub);
+	if (strcmp(vh.h.chain_id, block->h.chain_id) != 0)
+		return fail(why, why_cap, DS_ECHAIN, "receipt: results header is for chain '%s', block is '%s'",
+			    vh.h.chain_id, block->h.chain_id);
+	/* Header C vouches for the receipts of block C.exec_height only (§5.3). */
+	if (vh.h.exec_height != block->h.height)
+		return fail(why, why_cap, DS_EPROOF,
+			    "receipt: header %" PRIu64 " carries the results of block %" PRIu64
+			    ", the transaction is in block %" PRIu64,
+			    vh.h.height, vh.h.exec_height, block->h.height);
+	if (index >= block->h.tx_count)
+		return fail(why, why_cap, DS_EPROOF,
+			    "receipt: index %" PRIu64 " is outside the block's %" PRIu32 " txs", index,
+			    block->h.tx_count);
+	if (path_len > DS_MERKLE_INCL_MAX)
+		return fail(why, why_cap, DS_EPROOF, "receipt: inclusion path too long (%zu)", path_len);
+	uint8_t rh[DS_HASH_LEN], leaf[DS_HASH_LEN];
+	ds_sha256_v(rh, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
+						{receipt, receipt_len}}, 2);
+	ds_merkle_leaf_hash(leaf, rh, DS_HASH_LEN);
+	if (ds_merkle_verify_inclusion(vh.h.results_root, block->h.tx_count, index, leaf, path,
+				       path_len) != 0)
+		return fail(why, why_cap, DS_EPROOF,
+			    "receipt: inclusion proof does not lead to the results_root of header %" PRIu64,
+			    vh.h.height);
+	/* The root commits to these exact bytes; decoding strictly makes sure
+	 * they mean one thing, and the tx id binds them to this transaction. */
+	rc = ds_receipt_decode(&r, receipt, receipt_len);
+	if (rc)
+		return fail(why, why_cap, rc, "receipt does not decode: %s", ds_strerror(rc));
+	if (memcmp(r.tx_id, id, DS_HASH_LEN) != 0) {
+		char a[17], b[17];
+		hex8(a, r.tx_id);
+		hex8(b, id);
+		return fail(why, why_cap, DS_EPROOF, "receipt is for tx %s…, not %s…", a, b);
+	}
+	if (out)
+		*out = r;
+	if (carrier)
+		*carrier = vh;
+	return 0;
+}
+
 int ds_verify_handoff(struct ds_verify_trust *t, struct ds_verified_header *end, const uint8_t *header,
 		      size_t header_len, const uint8_t *qc, size_t qc_len, const struct ds_iov *chain,
 		      size_t nchain, const uint8_t *value, size_t value_len, const uint8_t *proof,

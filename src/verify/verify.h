@@ -1,6 +1,7 @@
 /* verify — client-side verification of what a node serves: a block header
  * certified by a quorum of a validator set the CLIENT trusts, a transaction
- * included under a certified header's tx root, a state value (or its
+ * included under a certified header's tx root, its receipt under the
+ * results root of a later certified header, a state value (or its
  * absence) under a certified header's state root, and an old block in the
  * history root of a newer certified header.
  *
@@ -98,6 +99,27 @@ int ds_verify_state(const struct ds_verified_header *vh, uint64_t version, const
 int ds_verify_history(const struct ds_verified_header *vh, uint64_t height,
 		      const uint8_t block_hash[DS_HASH_LEN], const uint8_t (*path)[DS_HASH_LEN],
 		      size_t path_len, char *why, size_t why_cap) DS_MUST_USE;
+
+/* ---- A receipt (docs/PROTOCOL.md §14.7) ----
+ * The receipt of the tx at `index` of block B (block: B's verified header,
+ * which fixes B's height and tx_count) is leaf `index` (leaf =
+ * SHA-256(0x00 || SHA-256("danshari/receipt/v1" || receipt))) of the
+ * RFC 6962 tree of B.tx_count leaves whose root is the results_root of a
+ * header C with C.exec_height == B.height (the first such header, table
+ * exec_ref; every such header carries the same root). Checks, in order: C
+ * certifies under t (header/qc/chain as ds_verify_header; t must be C's
+ * epoch, which may be after B's); C names B's chain and executes B; the
+ * inclusion path leads to C.results_root; the receipt decodes strictly and
+ * names tx id `id`. On success *out (may be NULL) is the decoded receipt,
+ * borrowing `receipt` (its events and return value point into it), and
+ * *carrier (may be NULL) the certified C. Returns 0, or DS_EPROOF /
+ * DS_ESIG / DS_ECHAIN / a decode error with the reason in why. */
+int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier,
+		      const struct ds_verify_trust *t, const struct ds_verified_header *block,
+		      const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *receipt,
+		      size_t receipt_len, const uint8_t (*path)[DS_HASH_LEN], size_t path_len,
+		      const uint8_t *header, size_t header_len, const uint8_t *qc, size_t qc_len,
+		      const struct ds_iov *chain, size_t nchain, char *why, size_t why_cap) DS_MUST_USE;
 
 /* ---- Following validator changes (docs/PROTOCOL.md §14.6) ----
  * A trust in epoch k moves to epoch k+1 only by proof from epoch k: a header

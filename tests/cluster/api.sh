@@ -140,6 +140,47 @@ check "query tx verifies (trust genesis.json)" sh -c \
 	"'$BIN' query --node $URL --trust '$T/net/genesis.json' tx $ID 2>&1 | grep -q '^verified'"
 check "query tx verifies (--validators)" sh -c \
 	"'$BIN' query --node $URL --validators $PK --chain-id $CHAIN tx $ID 2>&1 | grep -q '^verified'"
+# The receipt, proven under the results root of the first header that
+# executes the tx's block (PROTOCOL §14.7): a block or a few later. A block
+# that exec_height jumps over is in no header ("skipped": its receipts can
+# never be proven); query must say so, and another tx is tried (at most 5).
+RID=$ID
+rproof_state() { get "/v1/tx/$RID" >/dev/null &&
+	jq -r '.receipt_proof | if type == "object" then "object" else . end' "$T/body" 2>/dev/null; }
+rproof_settled() { case "$(rproof_state)" in object|skipped) return 0;; *) return 1;; esac; }
+rcommitted() { get "/v1/tx/$RID" >/dev/null; has_shape '.status == "committed"'; }
+SKIPPED=0
+SKIPPED_SAID=0
+for try in 1 2 3 4 5 6; do
+	wait_until 20 rproof_settled || break
+	[ "$(rproof_state)" = object ] && break
+	SKIPPED=$((SKIPPED + 1))
+	"$BIN" query --node "$URL" --trust "$T/net/nodes.json" tx "$RID" 2>&1 |
+		grep -q '^receipt never provable' && SKIPPED_SAID=$((SKIPPED_SAID + 1))
+	[ "$try" = 6 ] && break
+	H=$(height)
+	ds tx build --chain-id "$CHAIN" --key "$KEY" --target kv --method put \
+		--args "{\"key\":\"receipt$try\",\"value\":\"hello\"}" --expiry-height $((H + 50)) \
+		--out "$T/rtx.unsigned" >/dev/null 2>&1
+	ds tx sign --key "$KEY" --in "$T/rtx.unsigned" --out "$T/rtx.bin" >/dev/null 2>&1
+	get /v1/tx --data-binary "@$T/rtx.bin" -H 'Content-Type: application/octet-stream' >/dev/null
+	RID=$(jq -r .id "$T/body")
+	wait_until 30 rcommitted || break
+done
+echo "# receipt blocks skipped by exec_height: $SKIPPED"
+check "a skipped receipt is reported as never provable" [ "$SKIPPED" = "$SKIPPED_SAID" ]
+get "/v1/tx/$RID" >/dev/null
+check "receipt proof served within a few blocks" has_shape '(.receipt_proof | type) == "object"'
+check "GET /v1/tx receipt_proof shape" has_shape '.receipt_proof.header.exec_height == .height and
+	.receipt_proof.header.height > .height and .receipt_proof.receipt_hex == .receipt_hex and
+	.receipt_proof.index == .index and .receipt_proof.tree_size == .block.tx_count and
+	(.receipt_proof.path | type) == "array" and (.receipt_proof.leaf | length) == 64 and
+	.receipt_proof.results_root == .receipt_proof.header.results_root and
+	(.receipt_proof.header.header_hex | type) == "string" and (.receipt_proof.header.qc.hex | type) == "string"'
+cp "$T/body" "$T/rcpt.json"
+check "query tx proves the receipt" sh -c \
+	"'$BIN' query --node $URL --trust '$T/net/nodes.json' tx $RID >'$T/q.out' 2>&1 && grep -q '^verified' '$T/q.out' &&
+	grep -q '^receipt status ok, .*(proven: leaf' '$T/q.out'"
 SKEY=$(printf 'kv/' | od -An -v -tx1 | tr -d ' \n')$PK$(printf '/greeting' | od -An -v -tx1 | tr -d ' \n')
 state_ok() { "$BIN" query --node "$URL" --trust "$T/net/nodes.json" state "$SKEY" >"$T/s.out" 2>&1 &&
 	grep -q '"hello"' "$T/s.out"; }
@@ -180,6 +221,25 @@ tamper "$T/tx.json" "$T/t3.json" '.block.qc.hex'
 check "tampered QC refused" refuses "$T/t3.json" tx "$ID"
 jq -c '.proof.index += 1' "$T/tx.json" >"$T/t4.json"
 check "wrong leaf index refused" refuses "$T/t4.json" tx "$ID"
+check "saved response with receipt proof verifies" sh -c \
+	"'$BIN' query --trust '$T/net/nodes.json' --from-file '$T/rcpt.json' tx $RID | grep -q '(proven: leaf'"
+jq -c '.receipt_proof.receipt_hex |= (.[0:70] + (if .[70:71] == "0" then "1" else "0" end) + .[71:]) |
+	.receipt_hex = .receipt_proof.receipt_hex' "$T/rcpt.json" >"$T/r1.json"
+check "tampered receipt refused" refuses "$T/r1.json" tx "$RID"
+jq -c '.receipt_proof.receipt_hex |= (.[0:70] + (if .[70:71] == "0" then "1" else "0" end) + .[71:])' \
+	"$T/rcpt.json" >"$T/r2.json"
+check "receipt other than the one proven refused" refuses "$T/r2.json" tx "$RID"
+jq -c '.receipt_proof.path += ["'"$(printf '%064d' 0)"'"]' "$T/rcpt.json" >"$T/r3.json"
+check "tampered receipt proof refused" refuses "$T/r3.json" tx "$RID"
+tamper "$T/rcpt.json" "$T/r4.json" '.receipt_proof.header.header_hex'
+check "tampered receipt header refused" refuses "$T/r4.json" tx "$RID"
+tamper "$T/rcpt.json" "$T/r5.json" '.receipt_proof.header.qc.hex'
+check "tampered receipt header QC refused" refuses "$T/r5.json" tx "$RID"
+jq -c '.receipt_proof.header = .block' "$T/rcpt.json" >"$T/r6.json"
+check "receipt under a header of the wrong exec height refused" refuses "$T/r6.json" tx "$RID"
+jq -c '.receipt_proof = "pending"' "$T/rcpt.json" >"$T/r7.json"
+check "pending receipt proof: tx verified, receipt not yet provable" sh -c \
+	"'$BIN' query --trust '$T/net/nodes.json' --from-file '$T/r7.json' tx $RID | grep -q 'receipt not yet provable'"
 jq -c '.value_hex = "0403626f6f"' "$T/state.json" >"$T/t5.json"
 check "tampered state value refused" refuses "$T/t5.json" state "$SKEY"
 tamper "$T/hist.json" "$T/t6.json" '.hash'

@@ -8,7 +8,11 @@
 # gets S's signed consent, is granted, and receives the details from D's
 # node over the node channel (verified against the on-chain commitment);
 # B without a grant is refused (audited); bad inputs change nothing; the
-# record is corrected, then erased, after which no node's files or logs
+# record is corrected, then erased while C's node is down; a third record
+# is granted to C while C's node is down (delivered from D's outbox when it
+# is back, then acknowledged) and erased while C's node is down, C's node
+# restarting on a store copied from A's that already holds the erase block
+# (erased by the start-up catch-up); after all this no node's files or logs
 # hold the subject's name or national id and verify-chain passes everywhere.
 # TAP output. Needs $DANSHARI_BIN, curl and jq; loopback only; bounded
 # waits; every process is killed by PID and every file removed on exit.
@@ -47,6 +51,23 @@ metric() { # metric NODE NAME: counter value (0 when absent)
 	local v
 	v=$(curl -s --max-time 5 "$(url "$1")/metrics" | awk -v m="$2" '$1 == m {print $2}')
 	echo "${v:-0}"
+}
+
+# stop_i I / start_i I: SIGTERM node I and wait until it is gone (bounded);
+# start it again on the same home and ports once they are free.
+stop_i() {
+	local p=${PIDS[$1]} k
+	kill -TERM "$p" 2>/dev/null
+	for k in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+	kill -0 "$p" 2>/dev/null && return 1
+	wait "$p" 2>/dev/null
+	return 0
+}
+start_i() {
+	wait_until 20 ports_free $((P + 2 * $1)) $((P + 2 * $1 + 1)) || echo "# node$1: ports still in use"
+	"$BIN" node --home "$T/net/node$1" --log-level info >>"$T/net/node$1/node.log" 2>&1 &
+	PIDS[$1]=$!
+	wait_until 30 above "$1" 0
 }
 
 # call NODE KEYFILE CREDIT-SUBCOMMAND ARGS...: builds, signs and submits a
@@ -267,10 +288,14 @@ check "court_d corrects the record (version 2)" bash -c "[ '$(rstatus)' = ok ] &
 get 3 "/v1/records/$REC?prove=0" >/dev/null
 check "the record's history keeps the correction" has_shape \
 	'.value.version == 2 and (.value.history | map(.event)) == ["issue", "correct"]'
+# bank_c's node, which holds a copy, is down while the record is erased: it
+# erases its copy when it comes back (block sync runs the erase event).
+check "bank_c's node stops (SIGTERM) before the erasure" stop_i 2
 call 1 "$KB" erase --record "$REC" --reason "not mine"
 check "province_b cannot erase court_d's record" [ "$(rstatus)" = failed ]
 call 3 "$KD" erase --record "$REC" --reason "court order 2026-17"
 check "court_d erases the record" [ "$(rstatus)" = ok ]
+check "bank_c's node starts again" start_i 2
 gone() { for i in 2 3; do get "$i" "$(rec_url)" >/dev/null; [ "$(status)" = 404 ] || return 1; done; }
 check "details are gone from C's and D's nodes" wait_until 20 gone
 get 2 "/v1/subjects/$S/profile?prove=0" >/dev/null
@@ -300,6 +325,63 @@ check "after its expiry anyone expires it" [ "$(rstatus)" = ok ]
 gone2() { get 3 "/v1/records/$REC2/details" >/dev/null; [ "$(status)" = 404 ]; }
 check "the expired record's details are erased on D's node" wait_until 20 gone2
 
+# ---------------------------------------------------------------- delivery to a node that was down
+# A third record; bank_c is granted it, but its node is down when the
+# access commits. D's node keeps the delivery in its durable outbox and
+# sends it when C's node connects again; C's node acknowledges it.
+jq -n '{case_no: "2026-civ-0077", judgment: "repay 9100 CNY"}' >"$C/fields3.json"
+ds credit commit --fields "$C/fields3.json" --out "$C/details3.json" >/dev/null 2>&1
+COMMIT3=$(jq -r .commitment "$C/details3.json")
+call 3 "$KD" issue --subject "$S" --category court.judgment --severity 2 --region prov-b.city-a \
+	--expiry-ms "$EXP" --details "$C/details3.json"
+REC3=$(jq -r .receipt.return "$T/tx.json")
+check "court_d issues a third record" [ "$REC3" = "court_d:3" ]
+get 3 "/v1/records/$REC3/details" -H 'Content-Type: application/json' --data "@$C/details3.json" >/dev/null
+check "its details are stored on D's node" [ "$(status)" = 201 ]
+ds credit consent --key "$C/s.key" --subject "$S" --record "$REC3" --grantee bank_c \
+	--expiry-ms "$CEXP" --chain-id "$CHAIN" --purpose loan-review --out "$C/consent3.json" >/dev/null 2>&1
+call 3 "$C/s.key" grant --consent "$C/consent3.json"
+check "S consents to bank_c reading the third record" [ "$(rstatus)" = ok ]
+check "bank_c's node stops (SIGTERM)" stop_i 2
+call 0 "$KC" access --record "$REC3" --purpose loan-review
+check "bank_c's access, sent through city_a's node, is granted" bash -c \
+	"[ '$(jq -r .receipt.return.granted "$T/tx.json")' = true ]"
+pending() { [ "$(metric 3 danshari_credit_outbox_entries)" = 1 ]; }
+check "D's node keeps one pending delivery while C's node is down" wait_until 20 pending
+check "the outbox is a file in D's private store" [ -s "$T/net/node3/private/outbox" ]
+sleep 3 # at least one failed attempt and a back-off on D's side
+check "bank_c's node starts again" start_i 2
+have_c3() { get 2 "/v1/records/$REC3/details" >/dev/null && [ "$(status)" = 200 ]; }
+check "the details reach C's node after it is back" wait_until 40 have_c3
+check "C's copy of the third record matches the chain" has_shape \
+	".verified == true and .onchain_commitment == \"$COMMIT3\""
+delivered() { [ "$(metric 3 danshari_credit_outbox_entries)" = 0 ] && [ "$(metric 3 danshari_credit_details_acked_total)" -ge 1 ]; }
+check "C's node acknowledged them: D's outbox is empty" wait_until 20 delivered
+get 0 "/v1/records/$REC3/details" >/dev/null
+check "city_a's node did not get them" [ "$(status)" = 404 ]
+
+# ---------------------------------------------------------------- erase applied at start
+# C's node is down while the third record is erased, and comes back on a
+# store that already holds the erase block (copied from A's node, as a
+# restore from a peer's backup would): no commit hook ever sees that
+# block on C's node, so only the start-up catch-up from its credit cursor
+# can erase the copy.
+check "bank_c's node stops (SIGTERM)" stop_i 2
+call 3 "$KD" erase --record "$REC3" --reason "court order 2026-18"
+check "court_d erases the third record" [ "$(rstatus)" = ok ]
+EH=$(jq -r .height "$T/tx.json")
+check "city_a's node has committed the erase block" wait_until 20 above 0 "$EH"
+check "city_a's node stops (SIGTERM)" stop_i 0
+rm -rf "$T/net/node2/data" && cp -a "$T/net/node0/data" "$T/net/node2/data"
+check "C's store replaced by a copy of A's (which holds the erase block)" [ $? = 0 ]
+check "city_a's node starts again" start_i 0
+check "bank_c's node starts again" start_i 2
+gone3() { get 2 "/v1/records/$REC3/details" >/dev/null; [ "$(status)" = 404 ]; }
+check "C's node erased its copy at start" wait_until 20 gone3
+check "C's node logged the erasure of the third record" grep -q "details erased.*record=$REC3" "$T/net/node2/node.log"
+gone3d() { get 3 "/v1/records/$REC3/details" >/dev/null; [ "$(status)" = 404 ]; }
+check "and D's node erased its own" wait_until 20 gone3d
+
 # ---------------------------------------------------------------- stop, verify, scan
 for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 stopped() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
@@ -311,7 +393,11 @@ check "no node file or log holds S's name" bash -c "[ -z \"\$(grep -rlaF -- '$S_
 check "no node file or log holds S's national id" bash -c "[ -z \"\$(grep -rlaF -- '$S_NATID' '$T/net')\" ]"
 check "no node file holds other detail values" bash -c "[ -z \"\$(grep -rlaF -- 'repay 48000 CNY' '$T/net')\" ]"
 check "private stores hold no record files after erasure" bash -c \
-	"[ -z \"\$(find '$T/net' -path '*/private/*' -type f ! -name master.key)\" ]"
+	"[ -z \"\$(find '$T/net' \( -path '*/private/keys/*' -o -path '*/private/data/*' \) -type f)\" ]"
+check "private stores hold nothing but the master key, the cursor and an empty outbox" bash -c \
+	"[ -z \"\$(find '$T/net' -path '*/private/*' -type f ! -name master.key ! -name cursor ! -name outbox)\" ]"
+check "no outbox holds a pending delivery" bash -c \
+	"for f in '$T'/net/node*/private/outbox; do [ ! -e \"\$f\" ] || [ \"\$(od -An -tx1 \"\$f\" | tr -d ' \\n')\" = 4453504f0100 ] || exit 1; done"
 # Every block and state value through the API was already covered by the
 # grep of the data directories (LMDB stores them uncompressed).
 echo "1..$n"

@@ -1,7 +1,8 @@
 /* node_credit's pure parts: on-chain record parsing, details checked against
- * a commitment, the details frame codec, and credit.lua event parsing. The
- * node wiring (send on a granted access, erase on credit.erase) runs in
- * tests/cluster/credit.sh. */
+ * a commitment, the details and details_ack frame codecs, and credit.lua
+ * event parsing. The node wiring (deliveries through the outbox, erasure on
+ * credit.erase, catching up after a restart) runs in tests/cluster/credit.sh;
+ * the outbox and cursor files in tests/unit/test_privstore.c. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -201,6 +202,53 @@ static void test_frame_codec(void **st)
 	ds_buf_free(&b);
 }
 
+static void test_ack_codec(void **st)
+{
+	(void)st;
+	struct ds_buf b;
+	ds_buf_init(&b);
+	ds__credit_ack_encode(&b, "court_d:1");
+	assert_int_equal(b.err, 0);
+	assert_int_equal(b.len, 10);
+	assert_memory_equal(b.data, "\x09" "court_d:1", 10);
+	const uint8_t *rid;
+	size_t rl;
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, b.data, b.len), 0);
+	assert_int_equal(rl, 9);
+	assert_memory_equal(rid, "court_d:1", 9);
+	for (size_t k = 0; k < b.len; k++) {
+		assert_int_not_equal(ds__credit_ack_decode(&rid, &rl, b.data, k), 0);
+		assert_null(rid);
+	}
+	ds_buf_append(&b, "x", 1);
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, b.data, b.len), DS_ETRAILING);
+	assert_null(rid);
+	/* Empty id, NUL inside, invalid UTF-8, non-minimal length, too long. */
+	static const uint8_t empty[] = {0}, nul[] = {3, 'a', 0, 'b'}, bad[] = {2, 0xff, 0xfe},
+			     nonmin[] = {0x81, 0x00, 'a'};
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, empty, sizeof(empty)), DS_EINVAL);
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, nul, sizeof(nul)), DS_EINVAL);
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, bad, sizeof(bad)), DS_EINVAL);
+	assert_int_not_equal(ds__credit_ack_decode(&rid, &rl, nonmin, sizeof(nonmin)), 0);
+	uint8_t big[2 + DS_PRIVSTORE_ID_MAX + 1];
+	struct ds_enc e;
+	size_t n;
+	ds_enc_init(&e, big, sizeof(big));
+	ds_enc_uvar(&e, DS_PRIVSTORE_ID_MAX + 1);
+	assert_int_equal(ds_enc_finish(&e, &n), 0);
+	memset(big + n, 'a', DS_PRIVSTORE_ID_MAX + 1);
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, big, n + DS_PRIVSTORE_ID_MAX + 1), DS_ETOOBIG);
+	/* The longest id round-trips. */
+	char longest[DS_PRIVSTORE_ID_MAX + 1];
+	memset(longest, 'r', DS_PRIVSTORE_ID_MAX);
+	longest[DS_PRIVSTORE_ID_MAX] = 0;
+	ds_buf_reset(&b);
+	ds__credit_ack_encode(&b, longest);
+	assert_int_equal(ds__credit_ack_decode(&rid, &rl, b.data, b.len), 0);
+	assert_int_equal(rl, DS_PRIVSTORE_ID_MAX);
+	ds_buf_free(&b);
+}
+
 static void test_event_parse(void **st)
 {
 	(void)st;
@@ -256,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_details_check),
 		cmocka_unit_test(test_details_flip_property),
 		cmocka_unit_test(test_frame_codec),
+		cmocka_unit_test(test_ack_codec),
 		cmocka_unit_test(test_event_parse),
 	};
 	return cmocka_run_group_tests_name("node_credit", tests, NULL, NULL);

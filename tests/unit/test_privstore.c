@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <ftw.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -276,6 +277,183 @@ static void test_bad_master(void **state)
 	free(home);
 }
 
+/* The cursor file: exact format, strict parse, survives a reopen. */
+static void test_cursor(void **state)
+{
+	(void)state;
+	char *home = tu_tmpdir("privstore");
+	char path[4200];
+	struct ds_privstore *ps;
+	uint64_t h = 7;
+	assert_int_equal(ds_privstore_open(&ps, home), 0);
+	assert_int_equal(ds_privstore_cursor_get(ps, &h), DS_ENOTFOUND);
+	assert_int_equal(h, 0);
+	const uint64_t vals[] = {0, 1, 10, 4242, UINT64_MAX};
+	for (size_t i = 0; i < DS_ARRAY_LEN(vals); i++) {
+		assert_int_equal(ds_privstore_cursor_set(ps, vals[i]), 0);
+		assert_int_equal(ds_privstore_cursor_get(ps, &h), 0);
+		assert_true(h == vals[i]);
+	}
+	assert_int_equal(ds_privstore_cursor_set(ps, 4242), 0);
+	ds_privstore_close(ps);
+	assert_int_equal(ds_privstore_open(&ps, home), 0);
+	assert_int_equal(ds_privstore_cursor_get(ps, &h), 0);
+	assert_int_equal(h, 4242);
+	/* The documented bytes, and the file's mode. */
+	snprintf(path, sizeof(path), "%s/private/cursor", home);
+	uint8_t *t;
+	size_t tl;
+	assert_int_equal(ds_file_read(&t, &tl, path, 256), 0);
+	assert_int_equal(tl, strlen("danshari-private-cursor v1\nheight 4242\n"));
+	assert_memory_equal(t, "danshari-private-cursor v1\nheight 4242\n", tl);
+	free(t);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	static const char *const bad[] = {
+		"",
+		"danshari-private-cursor v1\nheight \n",
+		"danshari-private-cursor v1\nheight 12",
+		"danshari-private-cursor v1\nheight 012\n",
+		"danshari-private-cursor v1\nheight 1x\n",
+		"danshari-private-cursor v1\nheight -1\n",
+		"danshari-private-cursor v1\nheight 18446744073709551616\n",
+		"danshari-private-cursor v2\nheight 12\n",
+		"danshari-private-cursor v1\nheight 12\n\n",
+	};
+	for (size_t i = 0; i < DS_ARRAY_LEN(bad); i++) {
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(ds_file_write_atomic(path, bad[i], strlen(bad[i]), 0600, 1), 0);
+		h = 9;
+		int rc = ds_privstore_cursor_get(ps, &h);
+		if (rc != DS_ECORRUPT)
+			fail_msg("cursor file %zu: got %d, want DS_ECORRUPT", i, rc);
+		assert_int_equal(h, 0);
+	}
+	ds_privstore_close(ps);
+	tu_rmrf(home);
+	free(home);
+}
+
+static void delivery(struct ds_privstore_delivery *e, const char *record, const char *org)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->record, sizeof(e->record), "%s", record);
+	snprintf(e->org, sizeof(e->org), "%s", org);
+}
+
+/* The outbox file: round trip, bounds, strict decoding of every prefix and
+ * of single-byte changes. */
+static void test_outbox(void **state)
+{
+	(void)state;
+	char *home = tu_tmpdir("privstore");
+	char path[4200];
+	struct ds_privstore *ps;
+	struct ds_privstore_delivery in[3], out[4];
+	size_t n = 99;
+	assert_int_equal(ds_privstore_open(&ps, home), 0);
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 4, &n), 0);
+	assert_int_equal(n, 0);
+	delivery(&in[0], "court_d:1", "bank_c");
+	delivery(&in[1], "court_d:1", "province_b");
+	delivery(&in[2], "city_a:77", "bank_c");
+	assert_int_equal(ds_privstore_outbox_save(ps, in, 3), 0);
+	ds_privstore_close(ps);
+	assert_int_equal(ds_privstore_open(&ps, home), 0);
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 4, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(out[i].record, in[i].record);
+		assert_string_equal(out[i].org, in[i].org);
+	}
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 2, &n), DS_ETOOBIG);
+	assert_int_equal(n, 0);
+	/* The documented encoding. */
+	snprintf(path, sizeof(path), "%s/private/outbox", home);
+	uint8_t *t;
+	size_t tl;
+	assert_int_equal(ds_file_read(&t, &tl, path, 1 << 20), 0);
+	static const uint8_t want[] = "DSPO\x01\x03"
+				      "\x09" "court_d:1" "\x06" "bank_c"
+				      "\x09" "court_d:1" "\x0a" "province_b"
+				      "\x09" "city_a:77" "\x06" "bank_c";
+	assert_int_equal(tl, sizeof(want) - 1);
+	assert_memory_equal(t, want, tl);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* Every proper prefix, a trailing byte, and each byte changed: either
+	 * refused, or (a changed character inside a name) still well-formed. */
+	for (size_t k = 0; k < tl; k++) {
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(ds_file_write_atomic(path, t, k, 0600, 1), 0);
+		int rc = ds_privstore_outbox_load(ps, out, 4, &n);
+		if (rc != DS_ECORRUPT)
+			fail_msg("outbox prefix %zu: got %d, want DS_ECORRUPT", k, rc);
+	}
+	uint8_t *u = malloc(tl + 1);
+	assert_non_null(u);
+	memcpy(u, t, tl);
+	u[tl] = 0;
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ds_file_write_atomic(path, u, tl + 1, 0600, 1), 0);
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 4, &n), DS_ECORRUPT);
+	const size_t structural[] = {0, 3, 4, 5, 6, 16};
+	const uint8_t flips[] = {0x01, 0x80, 0xff};
+	for (size_t i = 0; i < DS_ARRAY_LEN(structural); i++) {
+		for (size_t f = 0; f < DS_ARRAY_LEN(flips); f++) {
+			memcpy(u, t, tl);
+			u[structural[i]] ^= flips[f];
+			assert_int_equal(unlink(path), 0);
+			assert_int_equal(ds_file_write_atomic(path, u, tl, 0600, 1), 0);
+			int rc = ds_privstore_outbox_load(ps, out, 4, &n);
+			if (rc != DS_ECORRUPT)
+				fail_msg("outbox byte %zu ^ %02x: got %d", structural[i], flips[f], rc);
+			assert_int_equal(n, 0);
+		}
+	}
+	/* A NUL inside a record id. */
+	memcpy(u, t, tl);
+	u[8] = 0;
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ds_file_write_atomic(path, u, tl, 0600, 1), 0);
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 4, &n), DS_ECORRUPT);
+	free(u);
+	free(t);
+	/* Saving: bad entries and the bound; an empty outbox loads as empty. */
+	delivery(&in[1], "", "bank_c");
+	assert_int_equal(ds_privstore_outbox_save(ps, in, 3), DS_EINVAL);
+	delivery(&in[1], "court_d:1", "");
+	assert_int_equal(ds_privstore_outbox_save(ps, in, 3), DS_EINVAL);
+	delivery(&in[1], "bad\xff", "bank_c");
+	assert_int_equal(ds_privstore_outbox_save(ps, in, 3), DS_EINVAL);
+	assert_int_equal(ds_privstore_outbox_save(ps, in, DS_PRIVSTORE_OUTBOX_MAX + 1), DS_ETOOBIG);
+	assert_int_equal(ds_privstore_outbox_save(ps, in, 0), 0);
+	assert_int_equal(ds_privstore_outbox_load(ps, out, 4, &n), 0);
+	assert_int_equal(n, 0);
+	/* The full bound round-trips, with the longest record ids and orgs. */
+	struct ds_privstore_delivery *big = calloc(DS_PRIVSTORE_OUTBOX_MAX, sizeof(*big));
+	assert_non_null(big);
+	for (size_t i = 0; i < DS_PRIVSTORE_OUTBOX_MAX; i++) {
+		memset(big[i].record, 'r', DS_PRIVSTORE_ID_MAX);
+		snprintf(big[i].record, 12, "%010zu", i);
+		big[i].record[10] = ':';
+		memset(big[i].org, 'o', DS_PRIVSTORE_ORG_MAX);
+	}
+	assert_int_equal(ds_privstore_outbox_save(ps, big, DS_PRIVSTORE_OUTBOX_MAX), 0);
+	struct ds_privstore_delivery *back = calloc(DS_PRIVSTORE_OUTBOX_MAX, sizeof(*back));
+	assert_non_null(back);
+	assert_int_equal(ds_privstore_outbox_load(ps, back, DS_PRIVSTORE_OUTBOX_MAX, &n), 0);
+	assert_int_equal(n, DS_PRIVSTORE_OUTBOX_MAX);
+	assert_memory_equal(back, big, DS_PRIVSTORE_OUTBOX_MAX * sizeof(*big));
+	free(big);
+	free(back);
+	ds_privstore_close(ps);
+	tu_rmrf(home);
+	free(home);
+}
+
 int main(void)
 {
 	assert_int_equal(ds_crypto_init(), 0);
@@ -284,6 +462,8 @@ int main(void)
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_erase_shreds),
 		cmocka_unit_test(test_bad_master),
+		cmocka_unit_test(test_cursor),
+		cmocka_unit_test(test_outbox),
 	};
 	return cmocka_run_group_tests_name("privstore", tests, NULL, NULL);
 }

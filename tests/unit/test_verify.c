@@ -1,5 +1,5 @@
-/* verify: headers certified by a trusted quorum, tx inclusion, state and
- * history proofs, built here from real keys, QCs and trees; every check is
+/* verify: headers certified by a trusted quorum, tx inclusion, receipts,
+ * state and history proofs, built here from real keys, QCs and trees; every check is
  * also shown to fail on a tampered input. */
 #include "epoch_fixture.h"
 
@@ -429,16 +429,16 @@ static void test_history_proof(void **state)
  * test_chain_epoch.c). Genesis holds sys/valset (epoch 0, the kit's 4 keys)
  * and a pending sys/valset/next {epoch rec_epoch, since 3, 4 new keys}; with
  * rec_epoch 1, block 4 (exec_height 3) is the epoch end X, committed by a QC
- * on suffix block S_2, and block 5 starts epoch 1. */
+ * on suffix block S_2, and block 5 starts epoch 1. X holds x_txs txs. */
 
 /* Blocks 1..3, then X = block 4 committed through suffix S_1, S_2; with
  * rec_epoch 1 also block 5 (the first of epoch 1). */
-static struct ef *ep_new(int64_t rec_epoch)
+static struct ef *ep_new(int64_t rec_epoch, uint32_t x_txs)
 {
 	struct ef *f = ef_new_epoch("verify-epoch", rec_epoch);
 	for (int i = 0; i < 3; i++)
 		ef_commit_next(f, 2);
-	ef_next_block(f, 0);
+	ef_next_block(f, x_txs);
 	if (rec_epoch != 1) {
 		assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
 		return f;
@@ -535,7 +535,7 @@ static void ep_expect(struct ef *f, const struct ep_bytes *b, const uint8_t *qc,
 static void test_handoff(void **state)
 {
 	(void)state;
-	struct ef *f = ep_new(1);
+	struct ef *f = ep_new(1, 0);
 	static struct ep_bytes x;
 	ep_bytes(f, 4, &x);
 	assert_int_equal(x.nchain, 2);
@@ -645,12 +645,271 @@ static void test_handoff(void **state)
 static void test_handoff_wrong_epoch(void **state)
 {
 	(void)state;
-	struct ef *f = ep_new(2);
+	struct ef *f = ep_new(2, 0);
 	static struct ep_bytes x;
 	ep_bytes(f, 4, &x);
 	assert_true(x.sp.found);
 	ep_expect(f, &x, x.qc.data, x.qc.len, 0, x.sp.value.data, x.sp.value.len, x.sp.proof.data,
 		  x.sp.proof.len, DS_EPROOF, "the pending change is for epoch 2, not 1");
+	ep_bytes_free(&x);
+	ef_free(f);
+}
+
+/* ---- receipts (PROTOCOL §14.7) ---------------------------------------- */
+
+/* A committed header as served: its encoding and its QC encoding. */
+struct rp_hdr {
+	uint8_t he[DS_HEADER_MAX];
+	size_t hn;
+	struct ds_buf qc;
+};
+
+static void rp_hdr(struct ef *f, uint64_t height, struct rp_hdr *o)
+{
+	struct ds_buf blk;
+	ds_buf_init(&blk);
+	ds_buf_init(&o->qc);
+	assert_int_equal(ds_chain_block(f->c, height, &blk, &o->qc), 0);
+	struct ds_block b;
+	assert_int_equal(ds_block_decode(&b, blk.data, blk.len), 0);
+	assert_int_equal(ds_header_encode(o->he, sizeof(o->he), &o->hn, &b.header), 0);
+	ds_buf_free(&blk);
+}
+
+/* Tx `index` of block `height`: its id (from the stored block). */
+static void rp_tx_id(struct ef *f, uint64_t height, uint32_t index, uint8_t id[DS_HASH_LEN])
+{
+	struct ds_buf blk, qc;
+	ds_buf_init(&blk);
+	ds_buf_init(&qc);
+	assert_int_equal(ds_chain_block(f->c, height, &blk, &qc), 0);
+	struct ds_block b;
+	assert_int_equal(ds_block_decode(&b, blk.data, blk.len), 0);
+	size_t pos = 0;
+	const uint8_t *tx;
+	size_t tl;
+	for (uint32_t i = 0; ds_block_tx_next(&b, &pos, &tx, &tl) == 1; i++)
+		if (i == index)
+			ds_tx_id_body(id, tx, tl - DS_SIG_LEN);
+	ds_buf_free(&blk);
+	ds_buf_free(&qc);
+}
+
+static int rp_verify(const struct ds_verify_trust *t, const struct ds_verified_header *vb,
+		     const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *rb, size_t rl,
+		     const uint8_t (*path)[DS_HASH_LEN], size_t pl, const struct rp_hdr *c,
+		     struct ds_receipt *out, char *why, size_t cap)
+{
+	struct ds_verified_header ch;
+	why[0] = 0;
+	int rc = ds_verify_receipt(out, &ch, t, vb, id, index, rb, rl, path, pl, c->he, c->hn, c->qc.data,
+				   c->qc.len, NULL, 0, why, cap);
+	printf("# receipt %" PRIu64 ": %s\n", index, rc ? why : "accepted");
+	return rc;
+}
+
+static void test_receipt(void **state)
+{
+	(void)state;
+	struct ef *f = ef_new("verify-receipt", 0);
+	/* 33 txs: the 32nd is a failing call (a failed receipt), odd tree. */
+	ef_commit_next(f, 33);
+	const uint32_t n = 33;
+
+	/* Block 1 alone: no header carries its results yet. */
+	struct ds_chain_receipt_proof rp;
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 0, &rp), 0);
+	assert_int_equal(rp.header_height, 0);
+	assert_false(rp.skipped);
+	ds_chain_receipt_proof_free(&rp);
+	ef_commit_next(f, 1); /* block 2: exec_height 1 */
+	ef_commit_next(f, 1); /* block 3: exec_height 2 */
+
+	struct ds_verify_trust t;
+	ep_trust0(f, &t);
+	static struct rp_hdr b1, c2, c3;
+	rp_hdr(f, 1, &b1);
+	rp_hdr(f, 2, &c2);
+	rp_hdr(f, 3, &c3);
+	struct ds_verified_header vb;
+	char why[512];
+	assert_int_equal(ds_verify_header(&vb, &t, b1.he, b1.hn, b1.qc.data, b1.qc.len, NULL, 0, why,
+					  sizeof(why)), 0);
+	assert_int_equal(vb.h.tx_count, n);
+	static struct ds_receipt r;
+	bool saw_failed = false;
+	for (uint32_t i = 0; i < n; i++) {
+		ds_chain_receipt_proof_init(&rp);
+		assert_int_equal(ds_chain_receipt_proof(f->c, 1, i, &rp), 0);
+		assert_int_equal(rp.header_height, 2);
+		assert_int_equal(rp.tree_size, n);
+		const uint8_t(*path)[DS_HASH_LEN] = (const uint8_t(*)[DS_HASH_LEN])rp.proof.data;
+		size_t pl = rp.proof.len / DS_HASH_LEN;
+		uint8_t id[DS_HASH_LEN];
+		rp_tx_id(f, 1, i, id);
+		/* The real proof. */
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &c2, &r,
+					   why, sizeof(why)), 0);
+		assert_memory_equal(r.tx_id, id, DS_HASH_LEN);
+		if (r.status == DS_TX_FAILED) {
+			saw_failed = true;
+			assert_int_equal(i, 31);
+		}
+		if (i % 8 != 1 && i != 31) {
+			ds_chain_receipt_proof_free(&rp);
+			continue;
+		}
+		/* The receipt tampered: every 7th byte flipped in turn. */
+		static uint8_t rb[4096]; /* the kit's receipts are small */
+		assert_true(rp.receipt.len <= sizeof(rb));
+		for (size_t k = 0; k < rp.receipt.len; k += 7) {
+			memcpy(rb, rp.receipt.data, rp.receipt.len);
+			rb[k] ^= 0x01;
+			assert_int_equal(rp_verify(&t, &vb, id, i, rb, rp.receipt.len, path, pl, &c2, NULL, why,
+						   sizeof(why)), DS_EPROOF);
+			assert_non_null(strstr(why, "does not lead to the results_root of header 2"));
+		}
+		/* The proof tampered, wrong index, another tx's receipt. */
+		uint8_t pth[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
+		memcpy(pth, path, pl * DS_HASH_LEN);
+		pth[pl - 1][5] ^= 0x80;
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len,
+					   (const uint8_t(*)[DS_HASH_LEN])pth, pl, &c2, NULL, why, sizeof(why)),
+				 DS_EPROOF);
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl - 1, &c2,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		assert_int_equal(rp_verify(&t, &vb, id, (i + 1) % n, rp.receipt.data, rp.receipt.len, path, pl,
+					   &c2, NULL, why, sizeof(why)), DS_EPROOF);
+		assert_int_equal(rp_verify(&t, &vb, id, n, rp.receipt.data, rp.receipt.len, path, pl, &c2,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "outside the block's 33 txs"));
+		uint8_t other[DS_HASH_LEN];
+		rp_tx_id(f, 1, (i + 1) % n, other);
+		assert_int_equal(rp_verify(&t, &vb, other, i, rp.receipt.data, rp.receipt.len, path, pl, &c2,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "receipt is for tx"));
+		/* Header 3 is certified too, but carries block 2's results. */
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &c3,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "header 3 carries the results of block 2"));
+		/* The carrying header tampered (its QC then names another
+		 * block), its QC tampered, or no QC. */
+		static struct rp_hdr bad;
+		bad = c2;
+		for (size_t k = 0; k < c2.hn; k += 11) {
+			memcpy(bad.he, c2.he, c2.hn);
+			bad.he[k] ^= 0x02;
+			assert_int_not_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						       &bad, NULL, why, sizeof(why)), 0);
+			assert_non_null(strstr(why, "receipt"));
+		}
+		static uint8_t qb[DS_QC_MAX];
+		memcpy(qb, c2.qc.data, c2.qc.len);
+		qb[c2.qc.len - 3] ^= 0x01;
+		bad = c2;
+		bad.qc.data = qb;
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &bad,
+					   NULL, why, sizeof(why)), DS_ESIG);
+		bad.qc.len = 0;
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &bad,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		/* Another validator set. */
+		struct ds_verify_trust other_t;
+		assert_int_equal(ds_verify_trust_init(&other_t, f->kit.g.chain_id, 0,
+						      (const uint8_t(*)[DS_PK_LEN])g_pk, NVAL), 0);
+		assert_int_not_equal(rp_verify(&other_t, &vb, id, i, rp.receipt.data, rp.receipt.len, path,
+					       pl, &c2, NULL, why, sizeof(why)), 0);
+		ds_chain_receipt_proof_free(&rp);
+	}
+	assert_true(saw_failed);
+	/* Out of range index, no such block. */
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 1, n, &rp), DS_ERANGE);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 9, 0, &rp), DS_ENOTFOUND);
+	ds_chain_receipt_proof_free(&rp);
+	ds_buf_free(&b1.qc);
+	ds_buf_free(&c2.qc);
+	ds_buf_free(&c3.qc);
+	ef_free(f);
+}
+
+/* exec_height may jump (a proposer whose committed tip moved by two): the
+ * block jumped over has its results in no header, ever. */
+static void test_receipt_skipped(void **state)
+{
+	(void)state;
+	struct ef *f = ef_new("verify-receipt-skip", 0);
+	ef_commit_next(f, 2); /* block 1 */
+	struct ds_chain_tip tip;
+	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
+	struct ds_header h;
+	assert_int_equal(ds_chain_next_header(f->c, &h, &tip.header, tip.hash, NULL, 0), 0);
+	h.round = tip.header.round + 1;
+	h.time_ms = tip.header.time_ms + 1000;
+	memcpy(h.proposer, f->kit.g.valset.v[0].pk, DS_PK_LEN);
+	h.exec_height = 0; /* block 2 still carries the state after genesis */
+	assert_int_equal(ds_chain_exec_roots(f->c, 0, h.state_root, h.results_root), 0);
+	assert_int_equal(ds__kit_seal(&f->kit, &h, NULL, 0, &f->block, &f->qc), 0);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+	struct ds_chain_receipt_proof rp;
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 1, &rp), 0);
+	assert_int_equal(rp.header_height, 0);
+	assert_false(rp.skipped); /* the next header may still carry it */
+	ds_chain_receipt_proof_free(&rp);
+	ef_commit_next(f, 1); /* block 3: exec_height 2, past block 1 */
+	ef_block_header(f, &h);
+	assert_int_equal(h.exec_height, 2);
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 1, &rp), 0);
+	assert_int_equal(rp.header_height, 0);
+	assert_true(rp.skipped);
+	/* The proof itself is still served (it verifies under the stored root). */
+	assert_int_equal(rp.tree_size, 2);
+	ds_chain_receipt_proof_free(&rp);
+	ef_free(f);
+}
+
+/* The receipts of an epoch's end block X are carried by the first block of
+ * the next epoch: proven only with the trust handed off to that epoch. */
+static void test_receipt_next_epoch(void **state)
+{
+	(void)state;
+	struct ef *f = ep_new(1, 3);
+	static struct ep_bytes x;
+	ep_bytes(f, 4, &x);
+	struct ds_verify_trust t;
+	ep_trust0(f, &t);
+	struct ds_verified_header vx;
+	char why[512];
+	assert_int_equal(ds_verify_header(&vx, &t, x.he, x.hn, x.qc.data, x.qc.len, x.chain, x.nchain, why,
+					  sizeof(why)), 0);
+	assert_int_equal(vx.h.tx_count, 3);
+	struct ds_chain_receipt_proof rp;
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 4, 2, &rp), 0);
+	assert_int_equal(rp.header_height, 5);
+	static struct rp_hdr c5;
+	rp_hdr(f, 5, &c5);
+	uint8_t id[DS_HASH_LEN];
+	rp_tx_id(f, 4, 2, id);
+	const uint8_t(*path)[DS_HASH_LEN] = (const uint8_t(*)[DS_HASH_LEN])rp.proof.data;
+	size_t pl = rp.proof.len / DS_HASH_LEN;
+	/* Epoch 0's set cannot certify block 5. */
+	assert_int_equal(rp_verify(&t, &vx, id, 2, rp.receipt.data, rp.receipt.len, path, pl, &c5, NULL, why,
+				   sizeof(why)), DS_EPROOF);
+	assert_non_null(strstr(why, "header is from epoch 1, trusted validator set is epoch 0"));
+	/* Handed off to epoch 1, it does. */
+	assert_int_equal(ds_verify_handoff(&t, NULL, x.he, x.hn, x.qc.data, x.qc.len, x.chain, x.nchain,
+					   x.sp.value.data, x.sp.value.len, x.sp.proof.data, x.sp.proof.len,
+					   why, sizeof(why)), 0);
+	static struct ds_receipt r;
+	assert_int_equal(rp_verify(&t, &vx, id, 2, rp.receipt.data, rp.receipt.len, path, pl, &c5, &r, why,
+				   sizeof(why)), 0);
+	assert_memory_equal(r.tx_id, id, DS_HASH_LEN);
+	ds_chain_receipt_proof_free(&rp);
+	ds_buf_free(&c5.qc);
 	ep_bytes_free(&x);
 	ef_free(f);
 }
@@ -670,6 +929,9 @@ int main(void)
 		cmocka_unit_test(test_history_proof),
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_handoff_wrong_epoch),
+		cmocka_unit_test(test_receipt),
+		cmocka_unit_test(test_receipt_skipped),
+		cmocka_unit_test(test_receipt_next_epoch),
 	};
 	return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
 }
