@@ -120,4 +120,9 @@ fuzz-run: fuzz
 clean:
 	rm -rf build build-san build-fuzz build-clang build-seeds
 
--include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d
+# Every object's header dependencies, tests, benches and the simulator
+# included: a test object built against an old struct layout links fine
+# and fails at run time.
+-include $(LIB_OBJ:.o=.d) $(TEST_HELP_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d \
+	$(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(BENCH_SRC:%.c=$(BUILD)/obj/%.d) \
+	$(BENCH_HELP_OBJ:.o=.d) $(SIM_SRC:%.c=$(BUILD)/obj/%.d)

@@ -362,6 +362,9 @@ static void h_status(void *ctx, const struct ds_api_req *req, struct ds_api_resp
 		set(o, "epoch", ju64(st.epoch > tip.header.epoch ? st.epoch : tip.header.epoch));
 		set(o, "mempool_size", ju64(st.mempool_size));
 		set(o, "peers_connected", ju64(st.peers_connected));
+		set(o, "role", json_string(st.validator ? "validator" : "observer"));
+		if (st.validator)
+			set(o, "validator_index", ju64(st.validator_index));
 		uint8_t gh[DS_HASH_LEN];
 		ds_chain_genesis_hash(h->host.chain, gh);
 		set(o, "genesis_hash", jhex(gh, DS_HASH_LEN));
@@ -1555,6 +1558,8 @@ static int node_status(void *ctx, struct ds_node_http_status *out)
 	out->epoch = st.epoch;
 	out->mempool_size = st.mempool_txs;
 	out->peers_connected = st.peers_connected;
+	out->validator = st.self_index != UINT32_MAX;
+	out->validator_index = st.self_index;
 	uint32_t n = st.nvalidators < DS_VALIDATORS_MAX ? st.nvalidators : DS_VALIDATORS_MAX;
 	for (uint32_t i = 0; i < n; i++) {
 		struct ds_node_http_validator *v = &out->v[out->nvalidators];

@@ -55,6 +55,8 @@ struct ds_node_http_status {
 	uint64_t epoch;
 	uint64_t mempool_size;
 	uint32_t peers_connected;
+	bool validator;           /* in the current epoch's set (else an observer) */
+	uint32_t validator_index; /* its index there, when validator */
 	uint32_t nvalidators;
 	struct ds_node_http_validator v[DS_VALIDATORS_MAX];
 };

@@ -94,7 +94,7 @@ votes_sent() {
 	get "$1" /metrics | awk '$1 == "danshari_votes_sent_total" {print $2}'
 }
 
-echo "1..23"
+echo "1..24"
 
 ds init --nodes 4 --observers 1 --dir "$T/c" --base-port "$BASE" --chain-id $CHAIN >"$T/init.out" 2>&1
 check "init --observers 1 writes 4 validators and observer node4" \
@@ -109,6 +109,7 @@ fi
 ok "validators commit and the observer follows to height 2"
 observer_idle() { # node4 is outside epoch 0's set and has sent no vote
 	get 4 /v1/validators | jq -e '.epoch == 0 and (.validators | length) == 4' >/dev/null &&
+		get 4 /v1/status | jq -e '.role == "observer" and (has("validator_index") | not)' >/dev/null &&
 		[ "$(votes_sent 4)" = 0 ]
 }
 check "the observer is not in epoch 0's set and sends no votes" observer_idle
@@ -142,7 +143,12 @@ if wait_until 60 all_epoch 1 5 0 1 2 3 4; then ok "all 5 nodes switch to epoch 1
 	nok "all 5 nodes switch to epoch 1 with 5 validators"; dump_logs 0 4; fi
 H1=$(max_height 0 1 2 3 4)
 check "the chain goes on in epoch 1 on every node (height > $H1 + 3)" wait_until 30 all_at_least $((H1 + 4)) 0 1 2 3 4
-node4_voted() { local v; v=$(votes_sent 4); [ -n "$v" ] && [ "$v" -gt 0 ]; }
+node4_voted() {
+	local v
+	v=$(votes_sent 4)
+	[ -n "$v" ] && [ "$v" -gt 0 ] &&
+		get 4 /v1/status | jq -e '.role == "validator" and .validator_index == 4' >/dev/null
+}
 check "node4 votes now" wait_until 20 node4_voted
 check "a committed QC of epoch 1 carries node4's signature (index 4)" wait_until 30 signer_seen 0 4 1
 promoted() { # sys/valset is epoch 1 and holds node4; nothing is pending
@@ -157,6 +163,8 @@ pass remove_validator "{\"pk\":{\"\$bytes\":\"$PK3\"}}"
 check "governance passes remove_validator for node3" [ $? = 0 ]
 if wait_until 60 all_epoch 2 4 0 1 2 4; then ok "nodes 0, 1, 2, 4 switch to epoch 2 with 4 validators"; else
 	nok "nodes 0, 1, 2, 4 switch to epoch 2 with 4 validators"; dump_logs 0 3 4; fi
+node3_observer() { get 3 /v1/status | jq -e '.role == "observer" and .epoch == 2' >/dev/null; }
+check "node3, removed, reports itself an observer of epoch 2" wait_until 20 node3_observer
 stop 3
 check "node3, removed, stops cleanly" [ $? = 0 ]
 H2=$(max_height 0 1 2 4)
