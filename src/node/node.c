@@ -760,7 +760,19 @@ static void on_cons_timer(void *arg)
 void ds__node_cons_deliver(struct ds_node *n, uint32_t from, const uint8_t *msg, size_t len)
 {
 	/* from: a node index; the core speaks validator indexes. */
-	if (!n->cons || n->stopping || from >= n->n || n->vidx_of_peer[from] == UINT32_MAX)
+	if (!n->cons || n->stopping || from >= n->n)
+		return;
+	uint8_t type;
+	uint64_t epoch;
+	uint32_t author;
+	if (ds_cons_peek(&type, &epoch, &author, msg, len) == 0 && epoch > n->vs.epoch) {
+		/* The sender is in a later epoch: this node missed an epoch's
+		 * end (the others no longer speak its epoch). Catch up by block
+		 * sync now rather than after a commit stall. */
+		ds__node_sync_behind(n, from);
+		return;
+	}
+	if (n->vidx_of_peer[from] == UINT32_MAX)
 		return;
 	check_core(n, ds_cons_on_message(n->cons, ds_loop_now_ms(n->loop), n->vidx_of_peer[from], msg,
 					   len),

@@ -56,6 +56,7 @@ enum {
 #define DS__NODE_GOSSIP_FLUSH (256u << 10)
 #define DS__NODE_SYNC_BLOCKS 16   /* blocks per sync response */
 #define DS__NODE_SYNC_BYTES (8u << 20)
+#define DS__NODE_SYNC_BEHIND_MS 500 /* sync requests on later-epoch messages */
 #define DS__NODE_FRAME_MAX (32u << 20)
 #define DS__NODE_COMMIT_QMAX 2    /* decided blocks being or waiting to be written */
 
@@ -266,5 +267,8 @@ void ds__node_sync_request(struct ds_node *n, uint32_t peer);
 void ds__node_sync_on_req(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
 void ds__node_sync_on_resp(struct ds_node *n, uint32_t peer, const uint8_t *p, size_t len);
 void ds__node_sync_tick(struct ds_node *n);
+/* A message of a later epoch came from peer: ask it for blocks (at most
+ * one request per DS__NODE_SYNC_BEHIND_MS). */
+void ds__node_sync_behind(struct ds_node *n, uint32_t peer);
 
 #endif

@@ -253,6 +253,18 @@ out:
 	free(r);
 }
 
+void ds__node_sync_behind(struct ds_node *n, uint32_t peer)
+{
+	uint64_t now = ds_loop_now_ms(n->loop);
+	if (n->sync_sent_ms && now - n->sync_sent_ms < DS__NODE_SYNC_BEHIND_MS)
+		return;
+	if (!n->syncing)
+		DS_LOGI(MOD, "a peer is in a later epoch: block sync", " peer=%s epoch=%" PRIu64,
+			n->gen->names[peer], n->vs.epoch);
+	n->syncing = true;
+	ds__node_sync_request(n, peer);
+}
+
 void ds__node_sync_tick(struct ds_node *n)
 {
 	if (!n->net || n->n < 2)
