@@ -1139,6 +1139,20 @@ void ds_chain_txinfo_free(struct ds_chain_txinfo *t)
 	ds_buf_free(&t->proof);
 }
 
+/* Appends the RFC 6962 inclusion path of leaf `index` among leaves[0..n)
+ * (concatenated hashes, leaf level first): tx and receipt proofs. */
+static int append_path(struct ds_buf *out, const uint8_t (*leaves)[DS_HASH_LEN], uint64_t index,
+		       uint64_t n)
+{
+	uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
+	size_t plen;
+	struct ds_merkle_src src = ds_merkle_src_array(leaves);
+	int rc = ds_merkle_inclusion_proof(path, &plen, &src, index, n);
+	if (rc == 0)
+		ds_buf_append(out, path, plen * DS_HASH_LEN);
+	return rc;
+}
+
 int ds_chain_tx(struct ds_chain *c, const uint8_t id[DS_HASH_LEN], struct ds_chain_txinfo *out)
 {
 	struct ds_rtxn *rt;
@@ -1195,13 +1209,10 @@ int ds_chain_tx(struct ds_chain *c, const uint8_t id[DS_HASH_LEN], struct ds_cha
 			ds_buf_append(&out->tx, tx, txl);
 		}
 	}
-	uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
-	size_t plen;
-	struct ds_merkle_src src = ds_merkle_src_array((const uint8_t(*)[DS_HASH_LEN])leaves);
-	rc = ds_merkle_inclusion_proof(path, &plen, &src, out->index, b.header.tx_count);
+	rc = append_path(&out->proof, (const uint8_t(*)[DS_HASH_LEN])leaves, out->index,
+			 b.header.tx_count);
 	if (rc)
 		goto out;
-	ds_buf_append(&out->proof, path, plen * DS_HASH_LEN);
 	rc = ds_store_get(rt, DS__T_RECEIPTS, k12, 12, &v, &vl);
 	if (rc == 0) {
 		out->executed = true;
@@ -1489,8 +1500,7 @@ int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
 			goto out;
 		}
 		uint8_t rh[DS_HASH_LEN];
-		ds_sha256_v(rh, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
-							{v, vl}}, 2);
+		ds_receipt_hash_bytes(rh, v, vl);
 		ds_merkle_leaf_hash(leaves[i], rh, DS_HASH_LEN);
 		if (i == index)
 			ds_buf_append(&out->receipt, v, vl);
@@ -1510,13 +1520,9 @@ int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
 	}
 	memcpy(out->results_root, rr, DS_HASH_LEN);
 	out->tree_size = hd.tx_count;
-	uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
-	size_t plen;
-	struct ds_merkle_src src = ds_merkle_src_array((const uint8_t(*)[DS_HASH_LEN])leaves);
-	rc = ds_merkle_inclusion_proof(path, &plen, &src, index, hd.tx_count);
+	rc = append_path(&out->proof, (const uint8_t(*)[DS_HASH_LEN])leaves, index, hd.tx_count);
 	if (rc)
 		goto out;
-	ds_buf_append(&out->proof, path, plen * DS_HASH_LEN);
 	uint8_t xk[8];
 	ds_store_key_u64(xk, height);
 	out->header_height = load_u64(rt, DS__T_EXECREF, xk, 8, 0);

@@ -293,6 +293,25 @@ static void reset_ctx(struct xctx *x)
 
 /* Checks and runs one tx. Returns 0 (outcome in x: failed/err) or a host
  * error that aborts the block. *accepted: passed the checks. */
+
+/* A call into a module with the executor's callbacks over overlay x. */
+static struct ds_exec_call new_call(struct xctx *x, const struct ds_exec_block_info *info)
+{
+	return (struct ds_exec_call){
+		.block = info,
+		.get = c_get,
+		.put = c_put,
+		.del = c_del,
+		.get_global = c_get_global,
+		.put_global = c_put_global,
+		.del_global = c_del_global,
+		.emit = c_emit,
+		.set_return = c_set_return,
+		.fail = c_fail,
+		.exec = x,
+	};
+}
+
 static int run_tx(struct ds_exec *e, struct xctx *x, struct ds__kvmap *seen,
 		  const struct ds_exec_block_info *info, const struct ds_tx *tx,
 		  const uint8_t id[DS_HASH_LEN], uint32_t index, bool preverified, uint8_t *scratch,
@@ -354,23 +373,10 @@ static int run_tx(struct ds_exec *e, struct xctx *x, struct ds__kvmap *seen,
 	else
 		x->prefix_len = (size_t)snprintf((char *)x->prefix, sizeof(x->prefix), "%s/", mod->name);
 
-	struct ds_exec_call call = {
-		.block = info,
-		.tx = tx,
-		.tx_id = id,
-		.tx_index = index,
-		.get = c_get,
-		.put = c_put,
-		.del = c_del,
-		.get_global = c_get_global,
-		.put_global = c_put_global,
-		.del_global = c_del_global,
-		.emit = c_emit,
-		.set_return = c_set_return,
-		.fail = c_fail,
-		.gas_used = 0,
-		.exec = x,
-	};
+	struct ds_exec_call call = new_call(x, info);
+	call.tx = tx;
+	call.tx_id = id;
+	call.tx_index = index;
 	rc = 0;
 	if (e->authorize)
 		rc = e->authorize(&call);
@@ -434,8 +440,7 @@ static int make_receipt(struct ds_buf *out, uint8_t hash[DS_HASH_LEN], struct ds
 	rc = ds_receipt_encode(out->data, out->cap, &out->len, r);
 	if (rc)
 		return rc;
-	ds_sha256_v(hash, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
-						  {out->data, out->len}}, 2);
+	ds_receipt_hash_bytes(hash, out->data, out->len);
 	return 0;
 }
 
@@ -449,21 +454,7 @@ static int run_block_writes(struct xctx *x, const struct ds_exec_block_info *inf
 	static const struct ds_exec_module block_mod = {"sys", NULL, DS_EXEC_MOD_SYSTEM};
 	reset_ctx(x);
 	x->mod = &block_mod;
-	struct ds_exec_call call = {
-		.block = info,
-		.tx = NULL,
-		.tx_id = NULL,
-		.get = c_get,
-		.put = c_put,
-		.del = c_del,
-		.get_global = c_get_global,
-		.put_global = c_put_global,
-		.del_global = c_del_global,
-		.emit = c_emit,
-		.set_return = c_set_return,
-		.fail = c_fail,
-		.exec = x,
-	};
+	struct ds_exec_call call = new_call(x, info); /* no tx: block-level */
 	int rc = ds__sys_valset_promote(&call, info->epoch);
 	if (x->host_err)
 		return x->host_err;

@@ -269,5 +269,7 @@ int ds_receipt_decode(struct ds_receipt *r, const uint8_t *p, size_t len) DS_MUS
  * out == NULL gives the size). */
 int ds_receipt_hash(uint8_t hash[DS_HASH_LEN], const struct ds_receipt *r, uint8_t *scratch,
 		    size_t scratch_cap) DS_MUST_USE;
+/* The same hash of a receipt already encoded (enc, len bytes). */
+void ds_receipt_hash_bytes(uint8_t hash[DS_HASH_LEN], const uint8_t *enc, size_t len);
 
 #endif

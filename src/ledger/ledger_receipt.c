@@ -95,7 +95,12 @@ int ds_receipt_hash(uint8_t hash[DS_HASH_LEN], const struct ds_receipt *r, uint8
 	int rc = ds_receipt_encode(scratch, scratch_cap, &n, r);
 	if (rc)
 		return rc;
-	struct ds_iov iov[2] = {{DS_TAG_RECEIPT, TAG_RECEIPT_LEN}, {scratch, n}};
-	ds_sha256_v(hash, iov, 2);
+	ds_receipt_hash_bytes(hash, scratch, n);
 	return 0;
+}
+
+void ds_receipt_hash_bytes(uint8_t hash[DS_HASH_LEN], const uint8_t *enc, size_t len)
+{
+	struct ds_iov iov[2] = {{DS_TAG_RECEIPT, TAG_RECEIPT_LEN}, {enc, len}};
+	ds_sha256_v(hash, iov, 2);
 }

@@ -630,8 +630,7 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	for (size_t i = 0; i < rp.proof.len / DS_HASH_LEN; i++)
 		json_array_append_new(path, jhex(rp.proof.data + i * DS_HASH_LEN, DS_HASH_LEN));
 	uint8_t leaf[DS_HASH_LEN];
-	ds_sha256_v(leaf, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
-						  {rp.receipt.data, rp.receipt.len}}, 2);
+	ds_receipt_hash_bytes(leaf, rp.receipt.data, rp.receipt.len);
 	set(o, "receipt_hex", jhex(rp.receipt.data, rp.receipt.len));
 	set(o, "leaf", jhex(leaf, DS_HASH_LEN));
 	set(o, "index", ju64(index));

@@ -329,8 +329,7 @@ int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier
 	if (path_len > DS_MERKLE_INCL_MAX)
 		return fail(why, why_cap, DS_EPROOF, "receipt: inclusion path too long (%zu)", path_len);
 	uint8_t rh[DS_HASH_LEN], leaf[DS_HASH_LEN];
-	ds_sha256_v(rh, (const struct ds_iov[]){{DS_TAG_RECEIPT, sizeof(DS_TAG_RECEIPT) - 1},
-						{receipt, receipt_len}}, 2);
+	ds_receipt_hash_bytes(rh, receipt, receipt_len);
 	ds_merkle_leaf_hash(leaf, rh, DS_HASH_LEN);
 	if (ds_merkle_verify_inclusion(vh.h.results_root, block->h.tx_count, index, leaf, path,
 				       path_len) != 0)

@@ -16,31 +16,6 @@ pick_base $((2 * N))
 
 CHAIN=epochs-test
 base_port_api
-max_height() {
-	local m=0 x i
-	for i in "$@"; do
-		x=$(height "$i")
-		[ -n "$x" ] && [ "$x" -gt "$m" ] && m=$x
-	done
-	echo "$m"
-}
-start() {
-	"$BIN" node --home "$T/c/node$1" >>"$T/log$1" 2>&1 &
-	PIDS[$1]=$!
-}
-stop() { # stop I: SIGTERM, bounded wait; 0 if it exited with status 0
-	local p=${PIDS[$1]}
-	[ -n "$p" ] || return 1
-	kill -TERM "$p" 2>/dev/null
-	if timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null; then
-		wait "$p" 2>/dev/null
-		local rc=$?
-		PIDS[$1]=""
-		return $rc
-	fi
-	return 1
-}
-dump_logs() { for i in "$@"; do log_tail "$T/log$i" 15; done; }
 
 # pass KIND PAYLOAD: org0 proposes, org1, org2 and org0 approve (3 of 4 passes)
 pass() {

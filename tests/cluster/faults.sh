@@ -11,11 +11,7 @@ TAG=faults
 NET=$T/net
 PIDS=("" "" "" "" "") # nodes 0..3, then the load generator
 LOAD=4
-on_exit() { # after a failure: the end of every node's log
-	local l
-	[ "$fails" -gt 0 ] && [ -d "$NET" ] || return 0
-	for l in "$NET"/*/node.log; do [ -f "$l" ] && log_tail "$l" 30; done
-}
+on_exit() { on_exit_net_logs; }
 
 # Why the restarts below are careful (a run once saw both restarted nodes
 # stay silent and node3's restarted process exit 1): a killed node's ports

@@ -14,28 +14,6 @@ pick_base $((2 * N)) || exit 1
 base_port_api
 CHAIN=join-test
 
-start() {
-	"$BIN" node --home "$T/c/node$1" >>"$T/log$1" 2>&1 &
-	PIDS[$1]=$!
-}
-stop() {
-	local p=${PIDS[$1]}
-	[ -n "$p" ] || return 1
-	kill -TERM "$p" 2>/dev/null
-	timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || return 1
-	wait "$p" 2>/dev/null
-	local rc=$?
-	PIDS[$1]=""
-	return $rc
-}
-max_height() {
-	local m=0 x i
-	for i in "$@"; do
-		x=$(height "$i")
-		[ -n "$x" ] && [ "$x" -gt "$m" ] && m=$x
-	done
-	echo "$m"
-}
 genesis_hash() { get "$1" /v1/status | jq -r '.genesis_hash // empty'; }
 epoch_is() {
 	get "$1" /v1/validators | jq -e --argjson e "$2" --argjson c "$3" '.epoch == $e and (.validators | length) == $c' >/dev/null

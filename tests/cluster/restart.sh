@@ -12,11 +12,7 @@ TAG=restart
 NET=$T/net
 PIDS=("" "" "" "" "") # nodes 0..3, then the load generator
 LOAD=4
-on_exit() { # after a failure: the end of every node's log
-	local l
-	[ "$fails" -gt 0 ] && [ -d "$NET" ] || return 0
-	for l in "$NET"/*/node.log; do [ -f "$l" ] && log_tail "$l" 30; done
-}
+on_exit() { on_exit_net_logs; }
 
 # --- helpers (the node-process ones, and why restarts wait for free ports,
 # are in tests/lib/cluster.sh and faults.sh) ------------------------------------
@@ -26,7 +22,6 @@ txs_in() { curl -s -m 30 "${APIS[$1]}/v1/blocks/[$2-$3]" | grep -o '"tx_count": 
 	grep -o '[0-9]*$' | awk '{s += $1} END {print s + 0}'; }
 min_height() { local m="" h i; for i in "$@"; do h=$(height "$i"); [ -z "$h" ] && { echo 0; return; }
 	if [ -z "$m" ] || [ "$h" -lt "$m" ]; then m=$h; fi; done; echo "${m:-0}"; }
-max_height() { local m=0 h i; for i in "$@"; do h=$(height "$i"); [ -n "$h" ] && [ "$h" -gt "$m" ] && m=$h; done; echo $m; }
 # Runs a node that must be refused: exit status and stderr into $T/ref.*
 refused_run() { # home
 	timeout -k 2 20 "$BIN" node --home "$1" >"$T/ref.out" 2>"$T/ref.err"

@@ -93,6 +93,25 @@ pick_ports() {
 	echo 0
 }
 
+# max_height NODE...: the highest height the nodes report (0 if none
+# answers), through whichever height NODE the script has.
+max_height() {
+	local m=0 x i
+	for i in "$@"; do
+		x=$(height "$i")
+		[ -n "$x" ] && [ "$x" -gt "$m" ] && m=$x
+	done
+	echo "$m"
+}
+
+# on_exit_net_logs: for a script's on_exit: after a failure, the end of every
+# node's log under $NET.
+on_exit_net_logs() {
+	local l
+	[ "$fails" -gt 0 ] && [ -d "$NET" ] || return 0
+	for l in "$NET"/*/node.log; do [ -f "$l" ] && log_tail "$l" 30; done
+}
+
 # pid_gone PID: the process no longer exists (reaped, or never ours).
 pid_gone() { ! kill -0 "$1" 2>/dev/null && [ ! -d "/proc/$1" ]; }
 
@@ -228,7 +247,11 @@ pick_base() {
 # base_port_api defines api NODE (node NODE's API URL, port
 # BASE + 2 NODE + 1), get NODE PATH and height NODE (replacing the get and
 # height above), pk_of KEYFILE and all_at_least HEIGHT NODE...; call it
-# once BASE is set.
+# once BASE is set. For a consortium written by
+# 'danshari init --dir $T/c' it also defines start I (node I in the
+# background, log appended to $T/logI, PID in PIDS[I]), stop I (SIGTERM,
+# bounded wait; 0 if it exited with status 0) and dump_logs I... (their
+# tails as TAP comments).
 base_port_api() {
 	api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
 	get() { curl -s --max-time 3 "$(api "$1")$2"; }
@@ -241,6 +264,21 @@ base_port_api() {
 			[ -n "$x" ] && [ "$x" -ge "$h" ] || return 1
 		done
 	}
+	start() {
+		"$BIN" node --home "$T/c/node$1" >>"$T/log$1" 2>&1 &
+		PIDS[$1]=$!
+	}
+	stop() {
+		local p=${PIDS[$1]}
+		[ -n "$p" ] || return 1
+		kill -TERM "$p" 2>/dev/null
+		timeout 20 tail --pid="$p" -f /dev/null 2>/dev/null || return 1
+		wait "$p" 2>/dev/null
+		local rc=$?
+		PIDS[$1]=""
+		return $rc
+	}
+	dump_logs() { local i; for i in "$@"; do log_tail "$T/log$i" 15; done; }
 }
 
 # Transactions through the API. These use the sourcing script's CHAIN (the
