@@ -13,16 +13,8 @@ if [ ! -x "$BIN" ] || ! command -v curl >/dev/null; then
 	exit 1
 fi
 
-# A random base port whose 2N ports are all free.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-BASE=0
-for _ in $(seq 1 50); do
-	b=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-	b=$((b - b % 2))
-	free=1
-	for k in $(seq 0 $((2 * N - 1))); do port_free $((b + k)) || { free=0; break; }; done
-	if [ $free = 1 ]; then BASE=$b; break; fi
-done
+# A base port whose 2N ports are all free, outside the ephemeral range.
+BASE=$(pick_ports $((2 * N)))
 if [ $BASE = 0 ]; then
 	echo "1..1"
 	echo "not ok 1 - no free port range found"

@@ -163,15 +163,9 @@ epoch_stage() {
 }
 
 # 3. against a real devnet, when the binary can run one.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+. "$root/tests/lib/ports.sh"
 if [ -x "$bin" ] && "$bin" init --help >/dev/null 2>&1 && "$bin" node --help >/dev/null 2>&1; then
-  base=0
-  for _ in $(seq 20); do
-    p=$((20000 + (RANDOM % 1500) * 20))
-    ok=1
-    for i in $(seq 0 7); do port_free $((p + i)) || ok=0; done
-    if [ $ok -eq 1 ]; then base=$p; break; fi
-  done
+  base=$(pick_ports 8)   # outside the ephemeral range: see ports.sh
   dev="$tmp/devnet"
   if [ $base -eq 0 ]; then
     tap 1 "devnet: found 8 free ports"
