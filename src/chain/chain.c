@@ -76,6 +76,39 @@ static int load_roots(struct ds_rtxn *rt, uint64_t h, uint8_t sr[DS_HASH_LEN], u
 	return 0;
 }
 
+/* Stored results roots of blocks first .. first+n-1 into out[n]. */
+static int load_block_roots(struct ds_rtxn *rt, uint64_t first, uint64_t n, uint8_t (*out)[DS_HASH_LEN])
+{
+	uint8_t sr[DS_HASH_LEN];
+	for (uint64_t i = 0; i < n; i++) {
+		int rc = load_roots(rt, first + i, sr, out[i]);
+		if (rc)
+			return rc == DS_ENOTFOUND ? DS_ECORRUPT : rc;
+	}
+	return 0;
+}
+
+/* The results_root a header must carry when its parent executed up to p and
+ * it executes up to x (PROTOCOL §5.3): block x's own root when x <= p + 1,
+ * else the range root over blocks p+1 .. x. */
+static int results_root_for(struct ds_rtxn *rt, uint64_t p, uint64_t x, uint8_t out[DS_HASH_LEN])
+{
+	uint8_t sr[DS_HASH_LEN];
+	if (x <= p + 1)
+		return load_roots(rt, x, sr, out);
+	uint64_t n = x - p;
+	if (n > SIZE_MAX / DS_HASH_LEN)
+		return DS_ENOMEM;
+	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	if (!br)
+		return DS_ENOMEM;
+	int rc = load_block_roots(rt, p + 1, n, br);
+	if (!rc)
+		rc = ds_results_range_root(out, (const uint8_t(*)[DS_HASH_LEN])br, n);
+	free(br);
+	return rc;
+}
+
 static int load_frontier(struct ds_rtxn *rt, struct ds_merkle_frontier *f)
 {
 	const uint8_t *v;
@@ -584,6 +617,8 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 		goto out;
 	}
 	rc = load_roots(rt, tip.height, out->state_root, out->results_root);
+	if (!rc)
+		rc = results_root_for(rt, parent->exec_height, tip.height, out->results_root);
 	if (rc)
 		goto out;
 	rc = child_set(rt, &tip, parent, &ch, &vs, &starts, &why);
@@ -606,14 +641,20 @@ out:
 
 /* Exec roots rule: exec_height executed here and the roots match. */
 static int check_exec(struct ds_rtxn *rt, const struct tipv *tip, const struct ds_header *h,
-		      const char **why)
+		      const struct ds_header *parent, const char **why)
 {
 	if (h->exec_height > tip->height) {
 		*why = "exec height not executed here yet";
 		return DS_EAGAIN;
 	}
 	uint8_t sr[DS_HASH_LEN], rr[DS_HASH_LEN];
+	if (h->exec_height < parent->exec_height) {
+		*why = "exec height below the parent's";
+		return DS_EINVAL;
+	}
 	int rc = load_roots(rt, h->exec_height, sr, rr);
+	if (!rc)
+		rc = results_root_for(rt, parent->exec_height, h->exec_height, rr);
 	if (rc)
 		return rc == DS_ENOTFOUND ? DS_ECORRUPT : rc;
 	if (memcmp(sr, h->state_root, DS_HASH_LEN) != 0) {
@@ -655,7 +696,7 @@ int ds_chain_check_header(struct ds_chain *c, const struct ds_header *h,
 	if (!rc)
 		rc = ds__chain_check_links(h, parent, parent_hash, c->chain_id, &vs, hist, why);
 	if (!rc)
-		rc = check_exec(rt, &tip, h, why);
+		rc = check_exec(rt, &tip, h, parent, why);
 	ds_store_read_end(rt);
 	if (rc && !*why)
 		*why = ds_strerror(rc);
@@ -938,7 +979,7 @@ int ds_chain_commit_end(struct ds_chain *c, const uint8_t *block, size_t block_l
 	if (!rc)
 		rc = ds__chain_check_links(&b.header, &parent, w->old_tip.hash, c->chain_id, &vs, hist_root, &why);
 	if (!rc)
-		rc = check_exec(rt, &w->old_tip, &b.header, &why);
+		rc = check_exec(rt, &w->old_tip, &b.header, &parent, &why);
 	if (rc) {
 		refused(w->h, why, rc);
 		goto fail;
@@ -1459,12 +1500,69 @@ void ds_chain_receipt_proof_init(struct ds_chain_receipt_proof *p)
 	memset(p, 0, sizeof(*p));
 	ds_buf_init(&p->receipt);
 	ds_buf_init(&p->proof);
+	ds_buf_init(&p->range_proof);
 }
 
 void ds_chain_receipt_proof_free(struct ds_chain_receipt_proof *p)
 {
 	ds_buf_free(&p->receipt);
 	ds_buf_free(&p->proof);
+	ds_buf_free(&p->range_proof);
+}
+
+/* The header C that vouches for block height's results (the first whose
+ * exec_height >= height, found through exec_ref), its range and, when C
+ * executes several blocks, the path from the block's root to C's range
+ * root. header_height stays 0 while no such header is committed. */
+static int receipt_carrier(struct ds_rtxn *rt, uint64_t height, struct ds_chain_receipt_proof *out)
+{
+	struct ds_store_cursor *cur;
+	struct ds_store_kv kv;
+	uint8_t xk[8];
+	ds_store_key_u64(xk, height);
+	int rc = ds_store_cursor_open(&cur, rt, DS__T_EXECREF, NULL, 0);
+	if (rc)
+		return rc;
+	rc = ds_store_cursor_seek(cur, xk, 8, &kv);
+	uint64_t x = 0, ch = 0;
+	if (rc == 0 && (ds_store_key_u64_get(&x, kv.key, kv.key_len) != 0 || kv.val_len != 8))
+		rc = DS_ECORRUPT;
+	if (rc == 0)
+		ch = ds_get_u64be(kv.val);
+	ds_store_cursor_close(cur);
+	if (rc == DS_ENOTFOUND)
+		return 0; /* nothing executes this height yet */
+	if (rc)
+		return rc;
+	struct ds_header hc, hp;
+	if (ch == 0 || (rc = load_header(rt, ch, &hc)) != 0 || (rc = load_header(rt, ch - 1, &hp)) != 0 ||
+	    hc.exec_height != x || hp.exec_height >= height || hp.exec_height >= x)
+		return rc ? rc : DS_ECORRUPT;
+	out->header_height = ch;
+	out->range_first = hp.exec_height + 1;
+	out->range_last = x;
+	if (x == out->range_first)
+		return memcmp(hc.results_root, out->results_root, DS_HASH_LEN) == 0 ? 0 : DS_ECORRUPT;
+	uint64_t n = x - hp.exec_height;
+	if (n > SIZE_MAX / DS_HASH_LEN)
+		return DS_ENOMEM;
+	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	uint8_t(*leaves)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	uint8_t root[DS_HASH_LEN];
+	rc = br && leaves ? load_block_roots(rt, out->range_first, n, br) : DS_ENOMEM;
+	if (!rc)
+		rc = ds_results_range_root(root, (const uint8_t(*)[DS_HASH_LEN])br, n);
+	if (!rc && memcmp(root, hc.results_root, DS_HASH_LEN) != 0)
+		rc = DS_ECORRUPT;
+	if (!rc) {
+		for (uint64_t i = 0; i < n; i++)
+			ds_merkle_leaf_hash(leaves[i], br[i], DS_HASH_LEN);
+		rc = append_path(&out->range_proof, (const uint8_t(*)[DS_HASH_LEN])leaves,
+				 height - out->range_first, n);
+	}
+	free(br);
+	free(leaves);
+	return rc;
 }
 
 int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
@@ -1523,23 +1621,10 @@ int ds_chain_receipt_proof(struct ds_chain *c, uint64_t height, uint32_t index,
 	rc = append_path(&out->proof, (const uint8_t(*)[DS_HASH_LEN])leaves, index, hd.tx_count);
 	if (rc)
 		goto out;
-	uint8_t xk[8];
-	ds_store_key_u64(xk, height);
-	out->header_height = load_u64(rt, DS__T_EXECREF, xk, 8, 0);
-	out->skipped = false;
-	if (out->header_height == 0) {
-		/* exec_height never decreases: once the tip executes past this
-		 * height without a header naming it, none ever will. */
-		struct tipv tip;
-		struct ds_header th;
-		rc = load_tip(rt, &tip);
-		if (rc == 0)
-			rc = load_header(rt, tip.height, &th);
-		if (rc)
-			goto out;
-		out->skipped = th.exec_height > height;
-	}
-	if (out->receipt.err || out->proof.err)
+	rc = receipt_carrier(rt, height, out);
+	if (rc)
+		goto out;
+	if (out->receipt.err || out->proof.err || out->range_proof.err)
 		rc = DS_ENOMEM;
 out:
 	free(leaves);

@@ -237,20 +237,25 @@ int ds_chain_history_proof(struct ds_chain *c, uint64_t old, uint64_t newest,
 /* Receipt proof (docs/PROTOCOL.md §7.1, §14.7): the receipt of tx `index`
  * of block `height` and an RFC 6962 inclusion proof of its leaf
  * SHA-256(0x00 || receipt hash) in the tree of tree_size (= tx_count)
- * leaves whose root is the block's results_root. That root is carried by
- * header `header_height`, the first with exec_height == height (table
- * exec_ref); 0 when none is committed yet, and then `skipped` says whether
- * one never will be (the tip already executes past height: exec_height
- * jumped over it, §5.3). The node checks the receipts against its stored
- * root before answering (DS_ECORRUPT otherwise). DS_ENOTFOUND: no block at
- * height; DS_ERANGE: index >= tx_count. */
+ * leaves whose root is the block's results_root. The header that vouches
+ * for it is `header_height` (C), the first whose exec_height >= height
+ * (table exec_ref); 0 while none is committed yet. C's parent executed up
+ * to range_first - 1 and C up to range_last. When range_first ==
+ * range_last (= height), C.results_root is the block's root; otherwise it
+ * is the range root (§5.3) and range_proof is the inclusion proof of leaf
+ * SHA-256(0x00 || block root) at height - range_first in the tree of
+ * range_last - range_first + 1 leaves. The node checks the receipts and
+ * roots against its stored roots before answering (DS_ECORRUPT
+ * otherwise). DS_ENOTFOUND: no block at height; DS_ERANGE: index >=
+ * tx_count. */
 struct ds_chain_receipt_proof {
 	struct ds_buf receipt; /* receipt encoding */
 	uint64_t tree_size;
-	uint8_t results_root[DS_HASH_LEN];
+	uint8_t results_root[DS_HASH_LEN]; /* the block's own results root */
 	struct ds_buf proof;   /* concatenated 32-byte hashes, leaf level first */
 	uint64_t header_height;
-	bool skipped;
+	uint64_t range_first, range_last;
+	struct ds_buf range_proof; /* empty unless range_first < range_last */
 };
 void ds_chain_receipt_proof_init(struct ds_chain_receipt_proof *p);
 void ds_chain_receipt_proof_free(struct ds_chain_receipt_proof *p);

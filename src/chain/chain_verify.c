@@ -235,6 +235,26 @@ struct roots {
 	uint8_t s[DS_HASH_LEN], r[DS_HASH_LEN];
 };
 
+/* PROTOCOL §5.3: the results root of a header executing p+1 .. x. */
+static int results_root_for(uint8_t out[DS_HASH_LEN], const struct roots *roots, uint64_t p, uint64_t x)
+{
+	if (x <= p + 1) {
+		memcpy(out, roots[x].r, DS_HASH_LEN);
+		return 0;
+	}
+	uint64_t n = x - p;
+	if (n > SIZE_MAX / DS_HASH_LEN)
+		return DS_ENOMEM;
+	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	if (!br)
+		return DS_ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		memcpy(br[i], roots[p + 1 + i].r, DS_HASH_LEN);
+	int rc = ds_results_range_root(out, (const uint8_t(*)[DS_HASH_LEN])br, n);
+	free(br);
+	return rc;
+}
+
 static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, struct item *it,
 		       struct ds_header *prev, uint8_t prev_hash[DS_HASH_LEN],
 		       struct ds_merkle_frontier *fr, struct roots **roots, size_t *roots_cap,
@@ -303,8 +323,19 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 			(unsigned long long)hd->exec_height);
 		return DS_ECORRUPT;
 	}
-	if (memcmp(x->r, hd->results_root, DS_HASH_LEN) != 0) {
-		fail_at(rep, h, "header results root differs from re-execution of height %llu",
+	if (hd->exec_height < prev->exec_height) {
+		fail_at(rep, h, "exec height below the parent's");
+		return DS_ECORRUPT;
+	}
+	uint8_t want_r[DS_HASH_LEN];
+	if ((rc = results_root_for(want_r, *roots, prev->exec_height, hd->exec_height)) != 0) {
+		fail_at(rep, h, "out of memory");
+		return rc;
+	}
+	if (memcmp(want_r, hd->results_root, DS_HASH_LEN) != 0) {
+		fail_at(rep, h, "header results root differs from re-execution of heights %llu..%llu",
+			(unsigned long long)(hd->exec_height > prev->exec_height ? prev->exec_height + 1
+										  : hd->exec_height),
 			(unsigned long long)hd->exec_height);
 		return DS_ECORRUPT;
 	}

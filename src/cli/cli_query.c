@@ -499,13 +499,7 @@ static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_veri
 				 vh->h.height, node_receipt_status(r));
 			return true;
 		}
-		if (strcmp(st, "skipped") == 0) {
-			snprintf(line, line_cap, "receipt never provable: the chain's exec_height skipped block %" PRIu64
-				 " (PROTOCOL §5.3); the node reports status %s", vh->h.height,
-				 node_receipt_status(r));
-			return true;
-		}
-		snprintf(why, cap, "response field \"receipt_proof\" is neither an object, \"pending\" nor \"skipped\"");
+		snprintf(why, cap, "response field \"receipt_proof\" is neither an object nor \"pending\"");
 		return false;
 	}
 	if (!json_is_object(rp)) {
@@ -514,9 +508,11 @@ static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_veri
 	}
 	json_t *hdr = json_object_get(rp, "header");
 	static struct block_parts b;
-	static uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
-	uint8_t *rb = NULL, *shown = NULL;
+	static uint8_t path[DS_MERKLE_INCL_MAX][DS_HASH_LEN], rpath[DS_MERKLE_INCL_MAX][DS_HASH_LEN];
+	uint8_t *rb = NULL, *shown = NULL, *parent = NULL;
 	size_t rl = 0, sl = 0, pl = 0;
+	struct ds_verify_range range = {0};
+	json_t *rj = json_object_get(rp, "range");
 	uint64_t pindex, psize, epoch;
 	bool ok = false;
 	if (!jget_hex(&rb, &rl, rp, "receipt_hex", DS_NODE_JSON_MAX, why, cap) ||
@@ -535,6 +531,15 @@ static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_veri
 		snprintf(why, cap, "the node shows a receipt other than the one it proves");
 		goto out;
 	}
+	if (rj && (!json_is_object(rj) ||
+		   !jget_hex(&parent, &range.parent_len, rj, "parent_header_hex", DS_NODE_JSON_MAX, why, cap) ||
+		   !jget_path(rpath, &range.path_len, rj, "path", why, cap))) {
+		if (!json_is_object(rj))
+			snprintf(why, cap, "response field \"receipt_proof.range\" is not an object");
+		goto out;
+	}
+	range.parent = parent;
+	range.path = (const uint8_t(*)[DS_HASH_LEN])rpath;
 	if (!block_parts(&b, hdr, why, cap))
 		goto out;
 	if (block_epoch(hdr, &epoch) && epoch > t->vs.epoch &&
@@ -543,7 +548,7 @@ static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_veri
 	static struct ds_receipt rc;
 	static struct ds_verified_header ch;
 	if (ds_verify_receipt(&rc, &ch, t, vh, id, index, rb, rl, (const uint8_t(*)[DS_HASH_LEN])path, pl,
-			      b.he, b.hn, b.qc, b.qn, b.chain, b.nchain, why, cap) != 0)
+			      rj ? &range : NULL, b.he, b.hn, b.qc, b.qn, b.chain, b.nchain, why, cap) != 0)
 		goto out;
 	uint64_t sh;
 	uint8_t shash[DS_HASH_LEN];
@@ -556,17 +561,18 @@ static bool q_receipt(json_t *r, struct ds_verify_trust *t, const struct ds_veri
 	char h8[17];
 	short_hex(h8, ch.hash);
 	snprintf(line, line_cap, "receipt status %s%s%s, gas %" PRIu64 ", %" PRIu32
-			 " event%s (proven: leaf %" PRIu64 " under results_root of block %" PRIu64 " %s…, certified by %" PRIu32
+			 " event%s (proven: leaf %" PRIu64 " under %sresults_root of block %" PRIu64 " %s…, certified by %" PRIu32
 			 " of %" PRIu32 " trusted validators%s)",
 			 rc.status == DS_TX_OK ? "ok" : "failed", rc.status == DS_TX_OK ? "" : ": ",
 			 rc.status == DS_TX_OK ? "" : rc.error, rc.gas_used, rc.nevents,
-			 rc.nevents == 1 ? "" : "s", index, ch.h.height, h8, ch.qc_signers, t->vs.n,
-			 ch.final_via != ch.h.height ? ", via descendant" : "");
+			 rc.nevents == 1 ? "" : "s", index, rj ? "the range " : "", ch.h.height, h8, ch.qc_signers,
+			 t->vs.n, ch.final_via != ch.h.height ? ", via descendant" : "");
 	ok = true;
 out:
 	parts_free(&b);
 	free(rb);
 	free(shown);
+	free(parent);
 	return ok;
 }
 

@@ -272,4 +272,13 @@ int ds_receipt_hash(uint8_t hash[DS_HASH_LEN], const struct ds_receipt *r, uint8
 /* The same hash of a receipt already encoded (enc, len bytes). */
 void ds_receipt_hash_bytes(uint8_t hash[DS_HASH_LEN], const uint8_t *enc, size_t len);
 
+/* The results_root of a header that executes blocks p+1 .. x, p being its
+ * parent's exec_height (docs/PROTOCOL.md §5.3): block_roots[i] is the
+ * results root of block p+1+i, n = x - p >= 1. One block: its own root.
+ * Several (a proposer that caught up): the RFC 6962 root over the leaves
+ * SHA-256(0x00 || block root), so every executed block's receipts stay
+ * provable. Returns DS_EINVAL for n == 0 or DS_ENOMEM. */
+int ds_results_range_root(uint8_t out[DS_HASH_LEN], const uint8_t (*block_roots)[DS_HASH_LEN],
+			  uint64_t n) DS_MUST_USE;
+
 #endif

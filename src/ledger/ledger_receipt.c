@@ -1,9 +1,11 @@
 /* Receipts of executed transactions (ledger.h). */
 #include "ledger/ledger.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec/codec.h"
+#include "merkle/merkle.h"
 #include "ledger/ledger_int.h"
 
 #define TAG_RECEIPT_LEN (sizeof(DS_TAG_RECEIPT) - 1)
@@ -103,4 +105,25 @@ void ds_receipt_hash_bytes(uint8_t hash[DS_HASH_LEN], const uint8_t *enc, size_t
 {
 	struct ds_iov iov[2] = {{DS_TAG_RECEIPT, TAG_RECEIPT_LEN}, {enc, len}};
 	ds_sha256_v(hash, iov, 2);
+}
+
+int ds_results_range_root(uint8_t out[DS_HASH_LEN], const uint8_t (*block_roots)[DS_HASH_LEN],
+			  uint64_t n)
+{
+	if (n == 0)
+		return DS_EINVAL;
+	if (n == 1) {
+		memcpy(out, block_roots[0], DS_HASH_LEN);
+		return 0;
+	}
+	if (n > SIZE_MAX / DS_HASH_LEN)
+		return DS_ENOMEM;
+	uint8_t(*leaves)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	if (!leaves)
+		return DS_ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		ds_merkle_leaf_hash(leaves[i], block_roots[i], DS_HASH_LEN);
+	ds_merkle_root_array(out, (const uint8_t(*)[DS_HASH_LEN])leaves, n);
+	free(leaves);
+	return 0;
 }

@@ -82,6 +82,13 @@ int ds_merkle_inclusion_proof(uint8_t path[][DS_HASH_LEN], size_t *path_len,
 int ds_merkle_consistency_proof(uint8_t path[][DS_HASH_LEN], size_t *path_len,
 				const struct ds_merkle_src *src, uint64_t m, uint64_t n) DS_MUST_USE;
 
+/* The root that an inclusion path implies for leaf_hash at index of a tree
+ * of n leaves (RFC 9162 §2.1.3.2), for a caller that checks it against
+ * something else than one known root. Returns 0, or DS_EPROOF (index >= n,
+ * wrong path length). */
+int ds_merkle_inclusion_root(uint8_t root[DS_HASH_LEN], uint64_t n, uint64_t index,
+			     const uint8_t leaf_hash[DS_HASH_LEN], const uint8_t path[][DS_HASH_LEN],
+			     size_t path_len) DS_MUST_USE;
 /* Verifies that leaf_hash is leaf index of the tree of n leaves with root
  * (RFC 9162 §2.1.3.2). Returns 0, or DS_EPROOF for anything else
  * (index >= n, wrong length, wrong hash). Variable time (public data). */

@@ -194,9 +194,9 @@ int ds_merkle_consistency_proof(uint8_t path[][DS_HASH_LEN], size_t *path_len,
 	return 0;
 }
 
-int ds_merkle_verify_inclusion(const uint8_t root[DS_HASH_LEN], uint64_t n, uint64_t index,
-			       const uint8_t leaf_hash[DS_HASH_LEN],
-			       const uint8_t path[][DS_HASH_LEN], size_t path_len)
+int ds_merkle_inclusion_root(uint8_t root[DS_HASH_LEN], uint64_t n, uint64_t index,
+			     const uint8_t leaf_hash[DS_HASH_LEN], const uint8_t path[][DS_HASH_LEN],
+			     size_t path_len)
 {
 	if (index >= n || path_len > DS_MERKLE_INCL_MAX)
 		return DS_EPROOF;
@@ -218,7 +218,19 @@ int ds_merkle_verify_inclusion(const uint8_t root[DS_HASH_LEN], uint64_t n, uint
 		fn >>= 1;
 		sn >>= 1;
 	}
-	if (sn != 0 || memcmp(r, root, DS_HASH_LEN) != 0)
+	if (sn != 0)
+		return DS_EPROOF;
+	memcpy(root, r, DS_HASH_LEN);
+	return 0;
+}
+
+int ds_merkle_verify_inclusion(const uint8_t root[DS_HASH_LEN], uint64_t n, uint64_t index,
+			       const uint8_t leaf_hash[DS_HASH_LEN],
+			       const uint8_t path[][DS_HASH_LEN], size_t path_len)
+{
+	uint8_t r[DS_HASH_LEN];
+	if (ds_merkle_inclusion_root(r, n, index, leaf_hash, path, path_len) != 0 ||
+	    memcmp(r, root, DS_HASH_LEN) != 0)
 		return DS_EPROOF;
 	return 0;
 }

@@ -582,11 +582,53 @@ static json_t *receipt_json(const struct ds_receipt *rc)
 	return o;
 }
 
+static json_t *hash_list(const struct ds_buf *b)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < b->len / DS_HASH_LEN; i++)
+		json_array_append_new(a, jhex(b->data + i * DS_HASH_LEN, DS_HASH_LEN));
+	return a;
+}
+
+/* The "range" member of a receipt proof: block `height`'s root under the
+ * range root of header rp->header_height, and that header's parent. */
+static int range_json(struct ds_chain *c, const struct ds_chain_receipt_proof *rp, uint64_t height,
+		      json_t **out)
+{
+	struct ds_buf pblk;
+	ds_buf_init(&pblk);
+	struct ds_header ph;
+	size_t phl = 0;
+	int rc = ds_chain_block(c, rp->header_height - 1, &pblk, NULL);
+	if (rc == 0 && pblk.err)
+		rc = DS_ENOMEM;
+	if (rc == 0)
+		rc = header_prefix(&ph, &phl, pblk.data, pblk.len);
+	if (rc == 0 && ph.exec_height + 1 != rp->range_first)
+		rc = DS_ECORRUPT;
+	json_t *o = rc ? NULL : json_object();
+	if (!rc && !o)
+		rc = DS_ENOMEM;
+	if (!rc) {
+		set(o, "first", ju64(rp->range_first));
+		set(o, "last", ju64(rp->range_last));
+		set(o, "index", ju64(height - rp->range_first));
+		set(o, "tree_size", ju64(rp->range_last - rp->range_first + 1));
+		set(o, "path", hash_list(&rp->range_proof));
+		set(o, "parent_header_hex", jhex(pblk.data, phl));
+	}
+	ds_buf_free(&pblk);
+	*out = o;
+	return rc;
+}
+
 /* "receipt_proof" of GET /v1/tx (docs/API.md): the receipt's inclusion
- * proof under the results root of block `height`, with the header that
- * carries that root (the first whose exec_height is `height`) and its QC,
- * as for a block but without the tx list. "pending" while no committed
- * header carries it, "skipped" when none ever will. */
+ * proof under the results root of block `height`, with the header C that
+ * vouches for it (the first whose exec_height >= `height`) and its QC, as
+ * for a block but without the tx list. When C executes several blocks,
+ * "range" proves the block's root under C's range root (PROTOCOL §5.3)
+ * and carries C's parent header, whose exec_height fixes the range.
+ * "pending" while no committed header executes the block. */
 static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t index, json_t **out)
 {
 	struct ds_chain *c = h->host.chain;
@@ -600,7 +642,7 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	if (rc)
 		goto fail;
 	if (rp.header_height == 0) {
-		*out = json_string(rp.skipped ? "skipped" : "pending");
+		*out = json_string("pending");
 		rc = *out ? 0 : DS_ENOMEM;
 		goto fail;
 	}
@@ -612,21 +654,27 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	struct ds_header hd;
 	size_t hl = 0;
 	rc = header_prefix(&hd, &hl, blk.data, blk.len);
-	if (rc == 0 && hd.exec_height != height)
+	if (rc == 0 && hd.exec_height != rp.range_last)
 		rc = DS_ECORRUPT;
 	uint8_t hash[DS_HASH_LEN];
 	if (rc == 0)
 		rc = ds_header_hash(hash, &hd);
 	if (rc)
 		goto fail;
+	json_t *range = NULL;
+	if (rp.range_first < rp.range_last && (rc = range_json(c, &rp, height, &range)) != 0)
+		goto fail;
 	o = json_object();
 	json_t *hdr = json_object(), *path = json_array();
 	if (!o || !hdr || !path) {
 		json_decref(hdr);
 		json_decref(path);
+		json_decref(range);
 		rc = DS_ENOMEM;
 		goto fail;
 	}
+	if (range)
+		set(o, "range", range);
 	for (size_t i = 0; i < rp.proof.len / DS_HASH_LEN; i++)
 		json_array_append_new(path, jhex(rp.proof.data + i * DS_HASH_LEN, DS_HASH_LEN));
 	uint8_t leaf[DS_HASH_LEN];

@@ -300,8 +300,9 @@ int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier
 		      const struct ds_verify_trust *t, const struct ds_verified_header *block,
 		      const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *receipt,
 		      size_t receipt_len, const uint8_t (*path)[DS_HASH_LEN], size_t path_len,
-		      const uint8_t *header, size_t header_len, const uint8_t *qc, size_t qc_len,
-		      const struct ds_iov *chain, size_t nchain, char *why, size_t why_cap)
+		      const struct ds_verify_range *range, const uint8_t *header, size_t header_len,
+		      const uint8_t *qc, size_t qc_len, const struct ds_iov *chain, size_t nchain,
+		      char *why, size_t why_cap)
 {
 	char sub[256] = "";
 	/* Static per thread: a verified header and a decoded receipt are a
@@ -316,26 +317,58 @@ int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier
 	if (strcmp(vh.h.chain_id, block->h.chain_id) != 0)
 		return fail(why, why_cap, DS_ECHAIN, "receipt: results header is for chain '%s', block is '%s'",
 			    vh.h.chain_id, block->h.chain_id);
-	/* Header C vouches for the receipts of block C.exec_height only (§5.3). */
-	if (vh.h.exec_height != block->h.height)
+	uint64_t first = vh.h.exec_height; /* the blocks C executes: first .. C.exec_height */
+	if (range) {
+		struct ds_header ph;
+		uint8_t phash[DS_HASH_LEN];
+		if (ds_header_decode(&ph, range->parent, range->parent_len) != 0 ||
+		    ds_header_hash(phash, &ph) != 0)
+			return fail(why, why_cap, DS_EPROOF, "receipt: the parent header does not decode");
+		if (memcmp(phash, vh.h.parent_hash, DS_HASH_LEN) != 0)
+			return fail(why, why_cap, DS_EPROOF,
+				    "receipt: the parent header is not the parent of header %" PRIu64,
+				    vh.h.height);
+		if (ph.exec_height + 1 >= vh.h.exec_height)
+			return fail(why, why_cap, DS_EPROOF,
+				    "receipt: header %" PRIu64 " executes one block only, not a range",
+				    vh.h.height);
+		first = ph.exec_height + 1;
+	}
+	/* Header C vouches for the receipts of blocks first .. C.exec_height
+	 * (§5.3). */
+	if (block->h.height < first || block->h.height > vh.h.exec_height)
 		return fail(why, why_cap, DS_EPROOF,
-			    "receipt: header %" PRIu64 " carries the results of block %" PRIu64
+			    "receipt: header %" PRIu64 " carries the results of blocks %" PRIu64 "..%" PRIu64
 			    ", the transaction is in block %" PRIu64,
-			    vh.h.height, vh.h.exec_height, block->h.height);
+			    vh.h.height, first, vh.h.exec_height, block->h.height);
 	if (index >= block->h.tx_count)
 		return fail(why, why_cap, DS_EPROOF,
 			    "receipt: index %" PRIu64 " is outside the block's %" PRIu32 " txs", index,
 			    block->h.tx_count);
 	if (path_len > DS_MERKLE_INCL_MAX)
 		return fail(why, why_cap, DS_EPROOF, "receipt: inclusion path too long (%zu)", path_len);
-	uint8_t rh[DS_HASH_LEN], leaf[DS_HASH_LEN];
+	uint8_t rh[DS_HASH_LEN], leaf[DS_HASH_LEN], broot[DS_HASH_LEN];
 	ds_receipt_hash_bytes(rh, receipt, receipt_len);
 	ds_merkle_leaf_hash(leaf, rh, DS_HASH_LEN);
-	if (ds_merkle_verify_inclusion(vh.h.results_root, block->h.tx_count, index, leaf, path,
-				       path_len) != 0)
-		return fail(why, why_cap, DS_EPROOF,
-			    "receipt: inclusion proof does not lead to the results_root of header %" PRIu64,
-			    vh.h.height);
+	if (!range) {
+		if (ds_merkle_verify_inclusion(vh.h.results_root, block->h.tx_count, index, leaf, path,
+					       path_len) != 0)
+			return fail(why, why_cap, DS_EPROOF,
+				    "receipt: inclusion proof does not lead to the results_root of header %" PRIu64,
+				    vh.h.height);
+	} else {
+		uint8_t bleaf[DS_HASH_LEN];
+		if (ds_merkle_inclusion_root(broot, block->h.tx_count, index, leaf, path, path_len) != 0)
+			return fail(why, why_cap, DS_EPROOF, "receipt: inclusion path has the wrong length");
+		ds_merkle_leaf_hash(bleaf, broot, DS_HASH_LEN);
+		if (range->path_len > DS_MERKLE_INCL_MAX ||
+		    ds_merkle_verify_inclusion(vh.h.results_root, vh.h.exec_height - first + 1,
+					       block->h.height - first, bleaf, range->path,
+					       range->path_len) != 0)
+			return fail(why, why_cap, DS_EPROOF,
+				    "receipt: the block's results do not lead to the range root of header %" PRIu64,
+				    vh.h.height);
+	}
 	/* The root commits to these exact bytes; decoding strictly makes sure
 	 * they mean one thing, and the tx id binds them to this transaction. */
 	rc = ds_receipt_decode(&r, receipt, receipt_len);

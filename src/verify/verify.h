@@ -104,22 +104,35 @@ int ds_verify_history(const struct ds_verified_header *vh, uint64_t height,
  * The receipt of the tx at `index` of block B (block: B's verified header,
  * which fixes B's height and tx_count) is leaf `index` (leaf =
  * SHA-256(0x00 || SHA-256("danshari/receipt/v1" || receipt))) of the
- * RFC 6962 tree of B.tx_count leaves whose root is the results_root of a
- * header C with C.exec_height == B.height (the first such header, table
- * exec_ref; every such header carries the same root). Checks, in order: C
- * certifies under t (header/qc/chain as ds_verify_header; t must be C's
- * epoch, which may be after B's); C names B's chain and executes B; the
- * inclusion path leads to C.results_root; the receipt decodes strictly and
- * names tx id `id`. On success *out (may be NULL) is the decoded receipt,
- * borrowing `receipt` (its events and return value point into it), and
- * *carrier (may be NULL) the certified C. Returns 0, or DS_EPROOF /
- * DS_ESIG / DS_ECHAIN / a decode error with the reason in why. */
+ * RFC 6962 tree of B.tx_count leaves whose root is B's results root. A
+ * header C vouches for it: the first with C.exec_height >= B.height
+ * (exec_ref). Without `range`, C.exec_height == B.height and C's
+ * results_root is B's root. With `range`, C executed the blocks
+ * P.exec_height+1 .. C.exec_height (P: C's parent header, range->parent,
+ * whose hash must be C.parent_hash), at least two of them including B, and
+ * range->path proves leaf SHA-256(0x00 || B's root) at B.height -
+ * P.exec_height - 1 of that many leaves under C.results_root (§5.3).
+ * Checks, in order: C certifies under t (header/qc/chain as
+ * ds_verify_header; t must be C's epoch, which may be after B's); C names
+ * B's chain and executes B; the inclusion paths lead to C.results_root; the
+ * receipt decodes strictly and names tx id `id`. On success *out (may be
+ * NULL) is the decoded receipt, borrowing `receipt` (its events and return
+ * value point into it), and *carrier (may be NULL) the certified C.
+ * Returns 0, or DS_EPROOF / DS_ESIG / DS_ECHAIN / a decode error with the
+ * reason in why. */
+struct ds_verify_range {
+	const uint8_t *parent; /* C's parent header encoding */
+	size_t parent_len;
+	const uint8_t (*path)[DS_HASH_LEN];
+	size_t path_len;
+};
 int ds_verify_receipt(struct ds_receipt *out, struct ds_verified_header *carrier,
 		      const struct ds_verify_trust *t, const struct ds_verified_header *block,
 		      const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *receipt,
 		      size_t receipt_len, const uint8_t (*path)[DS_HASH_LEN], size_t path_len,
-		      const uint8_t *header, size_t header_len, const uint8_t *qc, size_t qc_len,
-		      const struct ds_iov *chain, size_t nchain, char *why, size_t why_cap) DS_MUST_USE;
+		      const struct ds_verify_range *range, const uint8_t *header, size_t header_len,
+		      const uint8_t *qc, size_t qc_len, const struct ds_iov *chain, size_t nchain,
+		      char *why, size_t why_cap) DS_MUST_USE;
 
 /* ---- Following validator changes (docs/PROTOCOL.md §14.6) ----
  * A trust in epoch k moves to epoch k+1 only by proof from epoch k: a header

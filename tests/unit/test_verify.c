@@ -695,6 +695,19 @@ static void rp_tx_id(struct ef *f, uint64_t height, uint32_t index, uint8_t id[D
 	ds_buf_free(&qc);
 }
 
+static int rp_verify_range(const struct ds_verify_trust *t, const struct ds_verified_header *vb,
+			   const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *rb, size_t rl,
+			   const uint8_t (*path)[DS_HASH_LEN], size_t pl, const struct ds_verify_range *range,
+			   const struct rp_hdr *c, struct ds_receipt *out, char *why, size_t cap)
+{
+	struct ds_verified_header ch;
+	why[0] = 0;
+	int rc = ds_verify_receipt(out, &ch, t, vb, id, index, rb, rl, path, pl, range, c->he, c->hn,
+				   c->qc.data, c->qc.len, NULL, 0, why, cap);
+	printf("# receipt %" PRIu64 ": %s\n", index, rc ? why : "accepted");
+	return rc;
+}
+
 static int rp_verify(const struct ds_verify_trust *t, const struct ds_verified_header *vb,
 		     const uint8_t id[DS_HASH_LEN], uint64_t index, const uint8_t *rb, size_t rl,
 		     const uint8_t (*path)[DS_HASH_LEN], size_t pl, const struct rp_hdr *c,
@@ -702,8 +715,8 @@ static int rp_verify(const struct ds_verify_trust *t, const struct ds_verified_h
 {
 	struct ds_verified_header ch;
 	why[0] = 0;
-	int rc = ds_verify_receipt(out, &ch, t, vb, id, index, rb, rl, path, pl, c->he, c->hn, c->qc.data,
-				   c->qc.len, NULL, 0, why, cap);
+	int rc = ds_verify_receipt(out, &ch, t, vb, id, index, rb, rl, path, pl, NULL, c->he, c->hn,
+				   c->qc.data, c->qc.len, NULL, 0, why, cap);
 	printf("# receipt %" PRIu64 ": %s\n", index, rc ? why : "accepted");
 	return rc;
 }
@@ -721,7 +734,6 @@ static void test_receipt(void **state)
 	ds_chain_receipt_proof_init(&rp);
 	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 0, &rp), 0);
 	assert_int_equal(rp.header_height, 0);
-	assert_false(rp.skipped);
 	ds_chain_receipt_proof_free(&rp);
 	ef_commit_next(f, 1); /* block 2: exec_height 1 */
 	ef_commit_next(f, 1); /* block 3: exec_height 2 */
@@ -792,7 +804,7 @@ static void test_receipt(void **state)
 		/* Header 3 is certified too, but carries block 2's results. */
 		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &c3,
 					   NULL, why, sizeof(why)), DS_EPROOF);
-		assert_non_null(strstr(why, "header 3 carries the results of block 2"));
+		assert_non_null(strstr(why, "header 3 carries the results of blocks 2..2"));
 		/* The carrying header tampered (its QC then names another
 		 * block), its QC tampered, or no QC. */
 		static struct rp_hdr bad;
@@ -835,12 +847,13 @@ static void test_receipt(void **state)
 }
 
 /* exec_height may jump (a proposer whose committed tip moved by two): the
- * block jumped over has its results in no header, ever. */
-static void test_receipt_skipped(void **state)
+ * first header past a block then carries the range root over every block
+ * it executes (PROTOCOL §5.3), and the receipts of each stay provable. */
+static void test_receipt_range(void **state)
 {
 	(void)state;
-	struct ef *f = ef_new("verify-receipt-skip", 0);
-	ef_commit_next(f, 2); /* block 1 */
+	struct ef *f = ef_new("verify-receipt-range", 0);
+	ef_commit_next(f, 5); /* block 1 */
 	struct ds_chain_tip tip;
 	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
 	struct ds_header h;
@@ -855,19 +868,123 @@ static void test_receipt_skipped(void **state)
 	struct ds_chain_receipt_proof rp;
 	ds_chain_receipt_proof_init(&rp);
 	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 1, &rp), 0);
-	assert_int_equal(rp.header_height, 0);
-	assert_false(rp.skipped); /* the next header may still carry it */
+	assert_int_equal(rp.header_height, 0); /* the next header will carry it */
 	ds_chain_receipt_proof_free(&rp);
-	ef_commit_next(f, 1); /* block 3: exec_height 2, past block 1 */
-	ef_block_header(f, &h);
-	assert_int_equal(h.exec_height, 2);
+
+	/* Block 3 executes blocks 1 and 2: its results root is the range
+	 * root, and a header carrying block 2's own root is refused. */
+	ef_next_block(f, 1);
+	struct ds_header h3, h2;
+	uint8_t h2hash[DS_HASH_LEN];
+	ef_block_header(f, &h3);
+	assert_int_equal(h3.exec_height, 2);
+	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
+	h2 = tip.header;
+	memcpy(h2hash, tip.hash, DS_HASH_LEN);
+	const char *cwhy = NULL;
+	assert_int_equal(ds_chain_check_header(f->c, &h3, &h2, h2hash, NULL, 0, &cwhy), 0);
+	uint8_t br[2][DS_HASH_LEN], sr[DS_HASH_LEN], want[DS_HASH_LEN];
+	assert_int_equal(ds_chain_exec_roots(f->c, 1, sr, br[0]), 0);
+	assert_int_equal(ds_chain_exec_roots(f->c, 2, sr, br[1]), 0);
+	assert_int_equal(ds_results_range_root(want, (const uint8_t(*)[DS_HASH_LEN])br, 2), 0);
+	assert_memory_equal(h3.results_root, want, DS_HASH_LEN);
+	struct ds_header bad3 = h3;
+	memcpy(bad3.results_root, br[1], DS_HASH_LEN);
+	assert_int_equal(ds_chain_check_header(f->c, &bad3, &h2, h2hash, NULL, 0, &cwhy), DS_EINVAL);
+	assert_string_equal(cwhy, "results root does not match execution");
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+
+	struct ds_verify_trust t;
+	ep_trust0(f, &t);
+	static struct rp_hdr b1, p2, c3;
+	rp_hdr(f, 1, &b1);
+	rp_hdr(f, 2, &p2);
+	rp_hdr(f, 3, &c3);
+	struct ds_verified_header vb;
+	char why[512];
+	assert_int_equal(ds_verify_header(&vb, &t, b1.he, b1.hn, b1.qc.data, b1.qc.len, NULL, 0, why,
+					  sizeof(why)), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		ds_chain_receipt_proof_init(&rp);
+		assert_int_equal(ds_chain_receipt_proof(f->c, 1, i, &rp), 0);
+		assert_int_equal(rp.header_height, 3);
+		assert_int_equal(rp.range_first, 1);
+		assert_int_equal(rp.range_last, 2);
+		assert_int_equal(rp.range_proof.len, DS_HASH_LEN); /* leaf 0 of 2 */
+		const uint8_t(*path)[DS_HASH_LEN] = (const uint8_t(*)[DS_HASH_LEN])rp.proof.data;
+		size_t pl = rp.proof.len / DS_HASH_LEN;
+		uint8_t id[DS_HASH_LEN];
+		rp_tx_id(f, 1, i, id);
+		struct ds_verify_range range = {
+			.parent = p2.he,
+			.parent_len = p2.hn,
+			.path = (const uint8_t(*)[DS_HASH_LEN])rp.range_proof.data,
+			.path_len = 1,
+		};
+		static struct ds_receipt r;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						 &range, &c3, &r, why, sizeof(why)), 0);
+		assert_memory_equal(r.tx_id, id, DS_HASH_LEN);
+		/* Without the range, header 3 does not vouch for block 1. */
+		assert_int_equal(rp_verify(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl, &c3,
+					   NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "carries the results of blocks 2..2"));
+		/* Another header as the parent (block 1's: the range would then
+		 * seem to be block 2 alone). */
+		struct ds_verify_range wrong = range;
+		wrong.parent = b1.he;
+		wrong.parent_len = b1.hn;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						 &wrong, &c3, NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "not the parent of header 3"));
+		/* The parent header tampered: it no longer hashes to C's parent. */
+		static uint8_t pb[DS_HEADER_MAX];
+		memcpy(pb, p2.he, p2.hn);
+		pb[p2.hn - 1] ^= 0x01;
+		wrong = range;
+		wrong.parent = pb;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						 &wrong, &c3, NULL, why, sizeof(why)), DS_EPROOF);
+		/* The range path tampered, cut, or the receipt changed. */
+		uint8_t rpth[1][DS_HASH_LEN];
+		memcpy(rpth, rp.range_proof.data, DS_HASH_LEN);
+		rpth[0][9] ^= 0x10;
+		wrong = range;
+		wrong.path = (const uint8_t(*)[DS_HASH_LEN])rpth;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						 &wrong, &c3, NULL, why, sizeof(why)), DS_EPROOF);
+		assert_non_null(strstr(why, "do not lead to the range root of header 3"));
+		wrong = range;
+		wrong.path_len = 0;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rp.receipt.data, rp.receipt.len, path, pl,
+						 &wrong, &c3, NULL, why, sizeof(why)), DS_EPROOF);
+		static uint8_t rb[4096];
+		assert_true(rp.receipt.len <= sizeof(rb));
+		memcpy(rb, rp.receipt.data, rp.receipt.len);
+		rb[rp.receipt.len / 2] ^= 0x04;
+		assert_int_equal(rp_verify_range(&t, &vb, id, i, rb, rp.receipt.len, path, pl, &range, &c3,
+						 NULL, why, sizeof(why)), DS_EPROOF);
+		/* Another index of the same block. */
+		assert_int_equal(rp_verify_range(&t, &vb, id, (i + 1) % 5, rp.receipt.data, rp.receipt.len,
+						 path, pl, &range, &c3, NULL, why, sizeof(why)), DS_EPROOF);
+		ds_chain_receipt_proof_free(&rp);
+	}
+	/* Block 2 (no txs) is the range's last block: its exec_ref header is
+	 * 3 too; block 3's own results wait for the next header. */
 	ds_chain_receipt_proof_init(&rp);
-	assert_int_equal(ds_chain_receipt_proof(f->c, 1, 1, &rp), 0);
-	assert_int_equal(rp.header_height, 0);
-	assert_true(rp.skipped);
-	/* The proof itself is still served (it verifies under the stored root). */
-	assert_int_equal(rp.tree_size, 2);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 2, 0, &rp), DS_ERANGE);
 	ds_chain_receipt_proof_free(&rp);
+	ef_commit_next(f, 2); /* block 4: exec_height 3, one block */
+	ds_chain_receipt_proof_init(&rp);
+	assert_int_equal(ds_chain_receipt_proof(f->c, 3, 0, &rp), 0);
+	assert_int_equal(rp.header_height, 4);
+	assert_int_equal(rp.range_first, 3);
+	assert_int_equal(rp.range_last, 3);
+	assert_int_equal(rp.range_proof.len, 0);
+	ds_chain_receipt_proof_free(&rp);
+	ds_buf_free(&b1.qc);
+	ds_buf_free(&p2.qc);
+	ds_buf_free(&c3.qc);
 	ef_free(f);
 }
 
@@ -930,7 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_handoff),
 		cmocka_unit_test(test_handoff_wrong_epoch),
 		cmocka_unit_test(test_receipt),
-		cmocka_unit_test(test_receipt_skipped),
+		cmocka_unit_test(test_receipt_range),
 		cmocka_unit_test(test_receipt_next_epoch),
 	};
 	return cmocka_run_group_tests_name("verify", tests, NULL, NULL);
