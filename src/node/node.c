@@ -1,6 +1,7 @@
 /* The node: opening a home, the consensus host callbacks, the network
  * dispatch, status, metrics and shutdown. */
 #include "node/node_int.h"
+#include "node/node_wal.h"
 #include "node/node_credit.h"
 
 #include <dirent.h>
@@ -55,13 +56,17 @@ static void pb_free(struct ds__pblock *b)
 	free(b);
 }
 
-/* Drops entry i from the map and its file. */
+/* Drops entry i from the map (and an older release's file of it). Its
+ * consensus log record stays until its segment is retired; a restart skips
+ * it the way it was dropped here. */
 static void pb_drop(struct ds_node *n, size_t i)
 {
-	char path[DS_NODE_PATH_MAX + 128];
-	pb_path(path, sizeof(path), n, n->pb[i]->height, n->pb[i]->id);
-	if (unlink(path) != 0 && errno != ENOENT)
-		DS_LOGW(MOD, "cannot remove pending block file", " path=\"%s\" errno=%d", path, errno);
+	if (n->pb[i]->file) {
+		char path[DS_NODE_PATH_MAX + 128];
+		pb_path(path, sizeof(path), n, n->pb[i]->height, n->pb[i]->id);
+		if (unlink(path) != 0 && errno != ENOENT)
+			DS_LOGW(MOD, "cannot remove pending block file", " path=\"%s\" errno=%d", path, errno);
+	}
 	pb_free(n->pb[i]);
 	n->pb[i] = n->pb[--n->npb];
 }
@@ -78,6 +83,9 @@ static void pb_prune(struct ds_node *n)
 		else
 			i++;
 	}
+	/* Log segments whose blocks are all below what is kept above. */
+	if (n->wal)
+		ds__wal_retire(n->wal, n->tip.height > DS__NODE_PB_RETAIN ? n->tip.height - DS__NODE_PB_RETAIN : 0);
 }
 
 /* Record file: "DSPB" u8 1, uvar height, uvar round, fixed32 id, fixed32
@@ -134,15 +142,66 @@ static int pb_insert(struct ds_node *n, const struct ds_cons_block *b, const str
 	return 0;
 }
 
-/* Reads HOME/pending back after a restart: uncommitted blocks in full,
- * committed ones (matching the chain) for their justify QC only. */
+/* One pending block record (pb_encode) read back after a restart: held
+ * again when it is uncommitted and above the tip, or committed (matching
+ * the chain) and recent, for its justify QC only. Returns true when held
+ * (or already held). */
+static bool pb_load_record(struct ds_node *n, const uint8_t *data, size_t len, struct ds_buf *chain_blk,
+			   struct ds_buf *chain_qc)
+{
+	if (n->npb >= DS__NODE_PB_MAX)
+		return false;
+	struct ds_dec dd;
+	uint8_t magic[4], ver;
+	struct ds_cons_block b;
+	memset(&b, 0, sizeof(b));
+	ds_dec_init(&dd, data, len);
+	ds_dec_fixed(&dd, magic, 4);
+	ds_dec_u8(&dd, &ver);
+	ds_dec_uvar(&dd, &b.height);
+	ds_dec_uvar(&dd, &b.round);
+	ds_dec_fixed(&dd, b.id, DS_HASH_LEN);
+	ds_dec_fixed(&dd, b.parent_id, DS_HASH_LEN);
+	ds_dec_bytes(&dd, &b.justify_qc, &b.justify_qc_len, DS_CONS_QC_MAX);
+	ds_dec_bytes(&dd, &b.payload, &b.payload_len, DS_CONS_PAYLOAD_MAX);
+	if (ds_dec_finish(&dd) != 0 || memcmp(magic, "DSPB", 4) != 0 || ver != 1)
+		return false;
+	if (pb_find(n, b.id))
+		return true;
+	struct ds_block blk;
+	uint8_t hash[DS_HASH_LEN];
+	if (ds_block_decode(&blk, b.payload, b.payload_len) != 0 || ds_header_hash(hash, &blk.header) != 0 ||
+	    memcmp(hash, b.id, DS_HASH_LEN) != 0)
+		return false;
+	bool committed = false;
+	if (b.height <= n->tip.height) {
+		if (b.height + DS__NODE_PB_RETAIN < n->tip.height)
+			return false;
+		ds_buf_reset(chain_blk);
+		ds_buf_reset(chain_qc);
+		struct ds_block cb;
+		uint8_t ch[DS_HASH_LEN];
+		if (ds_chain_block(n->chain, b.height, chain_blk, chain_qc) != 0 ||
+		    ds_block_decode(&cb, chain_blk->data, chain_blk->len) != 0 ||
+		    ds_header_hash(ch, &cb.header) != 0 || memcmp(ch, b.id, DS_HASH_LEN) != 0)
+			return false;
+		committed = true;
+	}
+	if (pb_insert(n, &b, &blk.header, !committed) != 0)
+		return false;
+	n->pb[n->npb - 1]->committed = committed;
+	return true;
+}
+
+/* Reads an older release's HOME/pending/ .blk files back; what is not held
+ * again is removed. */
 static void pb_load_dir(struct ds_node *n)
 {
 	DIR *d = opendir(n->pending_dir);
 	if (!d)
 		return;
 	struct dirent *de;
-	size_t seen = 0;
+	size_t seen = 0, kept = 0;
 	struct ds_buf chain_blk, chain_qc;
 	ds_buf_init(&chain_blk);
 	ds_buf_init(&chain_qc);
@@ -155,48 +214,14 @@ static void pb_load_dir(struct ds_node *n)
 		uint8_t *data = NULL;
 		size_t len = 0;
 		bool keep = false;
-		if (++seen > 4 * DS__NODE_PB_MAX || n->npb >= DS__NODE_PB_MAX ||
-		    ds_file_read(&data, &len, path, DS_CONS_PAYLOAD_MAX + DS_CONS_QC_MAX + 256) != 0)
-			goto next;
-		struct ds_dec dd;
-		uint8_t magic[4], ver;
-		struct ds_cons_block b;
-		memset(&b, 0, sizeof(b));
-		ds_dec_init(&dd, data, len);
-		ds_dec_fixed(&dd, magic, 4);
-		ds_dec_u8(&dd, &ver);
-		ds_dec_uvar(&dd, &b.height);
-		ds_dec_uvar(&dd, &b.round);
-		ds_dec_fixed(&dd, b.id, DS_HASH_LEN);
-		ds_dec_fixed(&dd, b.parent_id, DS_HASH_LEN);
-		ds_dec_bytes(&dd, &b.justify_qc, &b.justify_qc_len, DS_CONS_QC_MAX);
-		ds_dec_bytes(&dd, &b.payload, &b.payload_len, DS_CONS_PAYLOAD_MAX);
-		if (ds_dec_finish(&dd) != 0 || memcmp(magic, "DSPB", 4) != 0 || ver != 1)
-			goto next;
-		struct ds_block blk;
-		uint8_t hash[DS_HASH_LEN];
-		if (ds_block_decode(&blk, b.payload, b.payload_len) != 0 ||
-		    ds_header_hash(hash, &blk.header) != 0 || memcmp(hash, b.id, DS_HASH_LEN) != 0)
-			goto next;
-		bool committed = false;
-		if (b.height <= n->tip.height) {
-			if (b.height + DS__NODE_PB_RETAIN < n->tip.height)
-				goto next;
-			ds_buf_reset(&chain_blk);
-			ds_buf_reset(&chain_qc);
-			struct ds_block cb;
-			uint8_t ch[DS_HASH_LEN];
-			if (ds_chain_block(n->chain, b.height, &chain_blk, &chain_qc) != 0 ||
-			    ds_block_decode(&cb, chain_blk.data, chain_blk.len) != 0 ||
-			    ds_header_hash(ch, &cb.header) != 0 || memcmp(ch, b.id, DS_HASH_LEN) != 0)
-				goto next;
-			committed = true;
+		size_t before = n->npb;
+		if (++seen <= 4 * DS__NODE_PB_MAX &&
+		    ds_file_read(&data, &len, path, DS_CONS_PAYLOAD_MAX + DS_CONS_QC_MAX + 256) == 0)
+			keep = pb_load_record(n, data, len, &chain_blk, &chain_qc);
+		if (keep && n->npb > before) {
+			n->pb[n->npb - 1]->file = true;
+			kept++;
 		}
-		if (!pb_find(n, b.id) && pb_insert(n, &b, &blk.header, !committed) == 0) {
-			n->pb[n->npb - 1]->committed = committed;
-			keep = true;
-		}
-next:
 		if (!keep && unlink(path) != 0)
 			DS_LOGW(MOD, "cannot remove stale pending block", " path=\"%s\"", path);
 		free(data);
@@ -204,7 +229,54 @@ next:
 	closedir(d);
 	ds_buf_free(&chain_blk);
 	ds_buf_free(&chain_qc);
-	DS_LOGI(MOD, "pending blocks loaded", " count=%zu", n->npb);
+	if (kept == 0)
+		(void)rmdir(n->pending_dir); /* fails, harmlessly, if anything else is in it */
+}
+
+struct wal_load {
+	struct ds_node *n;
+	struct ds_buf chain_blk, chain_qc;
+	int rc;
+};
+
+/* A record of the consensus log, oldest first: the last safety record
+ * wins; blocks as from the files. */
+static void wal_visit(void *ctx, uint8_t type, uint64_t height, const uint8_t *p, size_t len)
+{
+	(void)height;
+	struct wal_load *l = ctx;
+	struct ds_node *n = l->n;
+	if (type == DS__WAL_SAFETY) {
+		uint8_t *copy = malloc(len ? len : 1);
+		if (!copy) {
+			l->rc = DS_ENOMEM;
+			return;
+		}
+		memcpy(copy, p, len);
+		free(n->safety);
+		n->safety = copy;
+		n->safety_len = len;
+	} else {
+		(void)pb_load_record(n, p, len, &l->chain_blk, &l->chain_qc);
+	}
+}
+
+/* The consensus log, and what an older release left in files. */
+static int pb_open_log(struct ds_node *n)
+{
+	pb_load_dir(n);
+	struct wal_load l = {.n = n};
+	ds_buf_init(&l.chain_blk);
+	ds_buf_init(&l.chain_qc);
+	int rc = ds__wal_open(&n->wal, n->wal_dir, 0, wal_visit, &l);
+	ds_buf_free(&l.chain_blk);
+	ds_buf_free(&l.chain_qc);
+	if (!rc)
+		rc = l.rc;
+	if (!rc)
+		DS_LOGI(MOD, "pending blocks loaded", " count=%zu log_segments=%zu", n->npb,
+			ds__wal_segments(n->wal));
+	return rc;
 }
 
 /* Hashes of the uncommitted blocks from the one after the tip up to and
@@ -268,11 +340,19 @@ static int io_verify(void *ctx, const uint8_t pk[DS_PK_LEN], const uint8_t *msg,
 static int io_persist_safety(void *ctx, const uint8_t *bytes, size_t len)
 {
 	struct ds_node *n = ctx;
-	int rc = ds_file_write_atomic(n->safety_path, bytes, len, 0600, 0);
+	int rc = ds__wal_append(n->wal, DS__WAL_SAFETY, 0, bytes, len);
 	if (rc) {
-		DS_LOGE(MOD, "cannot write the safety state", " path=\"%s\" err=%s", n->safety_path,
+		DS_LOGE(MOD, "cannot write the safety state", " dir=\"%s\" err=%s", n->wal_dir,
 			ds_errname(rc));
 		return rc;
+	}
+	if (n->safety_file) {
+		/* The log has it now: an older release's file must not be read
+		 * again (it would be older). */
+		if (unlink(n->safety_path) != 0 && errno != ENOENT)
+			DS_LOGW(MOD, "cannot remove the old safety file", " path=\"%s\" errno=%d",
+				n->safety_path, errno);
+		n->safety_file = false;
 	}
 	uint8_t *copy = malloc(len ? len : 1);
 	if (copy) {
@@ -454,11 +534,10 @@ static int io_persist_block(void *ctx, const struct ds_cons_block *cb)
 	ds_buf_init(&rec);
 	rc = pb_encode(&rec, cb);
 	if (rc == 0) {
-		char path[DS_NODE_PATH_MAX + 128];
-		pb_path(path, sizeof(path), n, cb->height, cb->id);
-		rc = ds_file_write_atomic(path, rec.data, rec.len, 0600, 0);
+		rc = ds__wal_append(n->wal, DS__WAL_BLOCK, cb->height, rec.data, rec.len);
 		if (rc)
-			DS_LOGE(MOD, "cannot store a block", " path=\"%s\" err=%s", path, ds_errname(rc));
+			DS_LOGE(MOD, "cannot store a block", " height=%" PRIu64 " dir=\"%s\" err=%s", cb->height,
+				n->wal_dir, ds_errname(rc));
 	}
 	ds_buf_free(&rec);
 	if (rc == 0)
@@ -1306,6 +1385,7 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	snprintf(n->home, sizeof(n->home), "%s", opt->home);
 	snprintf(n->pending_dir, sizeof(n->pending_dir), "%s/pending", n->home);
 	snprintf(n->safety_path, sizeof(n->safety_path), "%s/safety", n->home);
+	snprintf(n->wal_dir, sizeof(n->wal_dir), "%s/consensus", n->home);
 	char path[2 * DS_NODE_PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/config.json", n->home);
 	if ((rc = ds_node_config_load(&n->cfg, path, err, err_cap)))
@@ -1386,9 +1466,9 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 		goto fail;
 	}
 	ds_metric_set(n->m.height, (int64_t)n->tip.height);
-	if (mkdir(n->pending_dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(n->wal_dir, 0700) != 0 && errno != EEXIST) {
 		rc = DS_EIO;
-		ds__node_err(err, err_cap, "cannot create %s", n->pending_dir);
+		ds__node_err(err, err_cap, "cannot create %s", n->wal_dir);
 		goto fail;
 	}
 	/* Safety state from the last run, if any. */
@@ -1398,11 +1478,17 @@ int ds_node_open(struct ds_node **out, const struct ds_node_options *opt, char *
 	if (rc == 0) {
 		n->safety = sb;
 		n->safety_len = sl;
+		n->safety_file = true;
 	} else if (rc != DS_ENOTFOUND) {
 		ds__node_err(err, err_cap, "cannot read %s: %s", n->safety_path, ds_strerror(rc));
 		goto fail;
 	}
-	pb_load_dir(n);
+	/* The log's safety state, when it has one, is newer than the file. */
+	if ((rc = pb_open_log(n)) != 0) {
+		ds__node_err(err, err_cap, "cannot open the consensus log in %s: %s", n->wal_dir,
+			     ds_strerror(rc));
+		goto fail;
+	}
 
 	if ((rc = ds_loop_new(&n->loop)) || (rc = ds_timer_new(&n->cons_timer, n->loop)) ||
 	    (rc = ds_timer_new(&n->tick_timer, n->loop)) || (rc = ds_timer_new(&n->hold_timer, n->loop)) ||
@@ -1575,6 +1661,7 @@ void ds_node_free(struct ds_node *n)
 	ds_cons_free(n->cons);
 	for (size_t i = 0; i < n->npb; i++)
 		pb_free(n->pb[i]);
+	ds__wal_close(n->wal);
 	ds_chain_close(n->chain);
 	ds_mempool_free(n->mp);
 	ds_metrics_free(n->metrics);

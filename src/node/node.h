@@ -6,8 +6,10 @@
  *   HOME/config.json   node configuration (ds_node_config_load)
  *   HOME/node.key      Ed25519 identity key (keyfile module, mode 0600)
  *   HOME/data/         the chain's LMDB environment
- *   HOME/safety        consensus safety state (atomic, fsync'd)
- *   HOME/pending/      certified-but-uncommitted and recent blocks
+ *   HOME/consensus/    the consensus log (node_wal.h): the safety state and
+ *                      the blocks the core accepted, fsync'd before a vote
+ *   HOME/safety, HOME/pending/   an older release's form of the same: read
+ *                      at start, removed once the log holds their content
  *   ../genesis.json    the consortium's genesis (or config "genesis")
  *
  * Threads: ds_node_run runs the loop on the calling thread; every other

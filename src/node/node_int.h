@@ -72,6 +72,7 @@ struct ds__pblock {
 	uint8_t *justify;
 	size_t justify_len;
 	bool committed;
+	bool file; /* also in a pending/ .blk file of an older release */
 };
 
 struct ds__vitem {
@@ -108,8 +109,11 @@ struct ds__node_metrics {
 
 struct ds_node {
 	char home[DS_NODE_PATH_MAX];
-	char pending_dir[DS_NODE_PATH_MAX + 16];
-	char safety_path[DS_NODE_PATH_MAX + 16];
+	char pending_dir[DS_NODE_PATH_MAX + 16]; /* an older release's block files */
+	char safety_path[DS_NODE_PATH_MAX + 16]; /* an older release's safety file */
+	bool safety_file; /* it exists: removed once the log has the state */
+	char wal_dir[DS_NODE_PATH_MAX + 16]; /* HOME/consensus: the consensus log */
+	struct ds__wal *wal; /* node_wal.h */
 	struct ds_node_config cfg;
 	struct ds_node_genesis *gen;
 	struct ds_key key;
