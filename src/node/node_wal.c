@@ -124,7 +124,7 @@ static int write_record(struct ds__wal *w, uint8_t type, uint64_t height, const 
 	record_hash(hdr + 17, hdr + 4, payload, len);
 	uint64_t end = w->pos + HDR_LEN + len;
 	if (end > w->zeroed) {
-		uint64_t want = end + ZERO_CHUNK;
+		uint64_t want = end + (w->seg_max < ZERO_CHUNK ? w->seg_max : ZERO_CHUNK);
 		int rc = zero_to(w, want - want % (64u << 10));
 		if (rc)
 			return rc;
