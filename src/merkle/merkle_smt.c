@@ -670,15 +670,19 @@ int ds_smt_update(struct ds_smt_changeset *cs, const struct ds_smt_store *st, ui
 	if (rc)
 		goto fail;
 
-	/* Every version has its own root node at (version, []). */
+	/* Every version has its own root node at (version, []). A NULL root at
+	 * base is never visited by apply: it goes stale here, whatever the new
+	 * tree is (empty, a leaf or an internal node). */
+	if (base != DS_SMT_VERSION_NONE && old_kind == NODE_NULL) {
+		rc = mark_stale_node(&u, base, 0);
+		if (rc)
+			goto fail;
+	}
 	uint8_t key[DS_SMT_NODE_KEY_MAX];
 	size_t klen = ds_smt_node_key(key, version, NULL, 0);
 	if (now.kind == R_EMPTY) {
-		if (base != DS_SMT_VERSION_NONE && old_kind == NODE_NULL)
-			rc = mark_stale_node(&u, base, 0);
 		struct node nul = {.kind = NODE_NULL};
-		if (!rc)
-			rc = cs_put(cs, key, klen, &nul);
+		rc = cs_put(cs, key, klen, &nul);
 		memcpy(cs->root, EMPTY, DS_HASH_LEN);
 	} else if (now.kind == R_LEAF) {
 		struct child c;

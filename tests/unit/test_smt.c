@@ -379,6 +379,43 @@ static void test_random_updates(void **state)
 	ds_smt_mem_free(mem);
 }
 
+/* The NULL root of an empty version goes stale when the next version is
+ * not empty (a leaf root, then an internal root): pruning reclaims it.
+ * Regression: it used to be marked stale only when the next version was
+ * empty too, and leaked (DS_SEED=87 in test_random_updates). */
+static void test_prune_empty_root(void **state)
+{
+	(void)state;
+	struct ds_smt_mem *mem;
+	assert_int_equal(ds_smt_mem_new(&mem), 0);
+	struct batch b;
+	batch_init(&b, 4);
+	uint8_t root[DS_HASH_LEN];
+	size_t deleted;
+	/* v1: deleting an absent key from the empty tree: a NULL root. */
+	batch_add(&b, NULL, 7, 0);
+	commit(mem, DS_SMT_VERSION_NONE, 1, &b, root);
+	/* v2: one key, the root is a leaf; only it survives pruning. */
+	batch_add(&b, NULL, 7, 1);
+	commit(mem, 1, 2, &b, root);
+	ds_smt_mem_prune(mem, 2, &deleted);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(ds_smt_mem_count(mem), 1);
+	/* v3: empty again; v4: two keys under an internal root; v5: empty. */
+	batch_add(&b, NULL, 7, 0);
+	commit(mem, 2, 3, &b, root);
+	batch_add(&b, NULL, 7, 1);
+	batch_add(&b, NULL, 8, 1);
+	commit(mem, 3, 4, &b, root);
+	batch_add(&b, NULL, 7, 0);
+	batch_add(&b, NULL, 8, 0);
+	commit(mem, 4, 5, &b, root);
+	ds_smt_mem_prune(mem, 5, NULL);
+	assert_int_equal(ds_smt_mem_count(mem), 1);
+	batch_free(&b);
+	ds_smt_mem_free(mem);
+}
+
 /* Old versions stay provable until pruned; pruned ones are DS_ENOTFOUND;
  * pruning never breaks a retained version. */
 static void test_versions_and_pruning(void **state)
@@ -848,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_single),
 		cmocka_unit_test(test_doc_example),
 		cmocka_unit_test(test_random_updates),
+		cmocka_unit_test(test_prune_empty_root),
 		cmocka_unit_test(test_versions_and_pruning),
 		cmocka_unit_test(test_deep_paths),
 		cmocka_unit_test(test_corrupt_store),
