@@ -387,7 +387,10 @@ for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 stopped() { for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 wait_until 20 stopped || nok "nodes stop on SIGTERM"
 for i in 0 1 2 3; do
-	check "verify-chain passes on node$i" bash -c "timeout 60 '$BIN' verify-chain --home '$T/net/node$i' >'$T/v$i.out' 2>&1"
+	timeout 60 "$BIN" verify-chain --home "$T/net/node$i" >"$T/v$i.out" 2>&1
+	vrc=$?
+	check "verify-chain passes on node$i" [ "$vrc" = 0 ]
+	[ "$vrc" = 0 ] || { echo "#   exit $vrc"; tail -5 "$T/v$i.out" | sed 's/^/#   /'; }
 done
 check "no node file or log holds S's name" bash -c "[ -z \"\$(grep -rlaF -- '$S_NAME' '$T/net')\" ]"
 check "no node file or log holds S's national id" bash -c "[ -z \"\$(grep -rlaF -- '$S_NATID' '$T/net')\" ]"
