@@ -518,6 +518,70 @@ static void test_corruption_detected(void **state)
 	ef_free(f);
 }
 
+/* Seals the next block on the tip holding txs, with its QC, into f->block. */
+static void seal_next(struct ef *f, const struct ds_iov *txs, size_t ntx)
+{
+	struct ds_chain_tip tip;
+	assert_int_equal(ds_chain_tip(f->c, &tip), 0);
+	struct ds_header h;
+	assert_int_equal(ds_chain_next_header(f->c, &h, &tip.header, tip.hash, NULL, 0), 0);
+	h.round = tip.header.round + 1;
+	h.time_ms = tip.header.time_ms + 1000;
+	memcpy(h.proposer, f->kit.g.valset.v[h.height % DS__KIT_VALS].pk, DS_PK_LEN);
+	assert_int_equal(ds__kit_seal(&f->kit, &h, txs, ntx, &f->block, &f->qc), 0);
+}
+
+/* A transaction committed in one block and included again in a later one
+ * (a proposer may pick it while the first block is still uncommitted) is
+ * refused as a duplicate by live execution; verify-chain's re-execution
+ * must refuse it the same way. It did not (it looked the id up in the state
+ * instead of the committed tx ids) and failed such chains with "stored
+ * state/results roots differ from re-execution". */
+static void test_duplicate_tx_replayed(void **state)
+{
+	(void)state;
+	struct ef *f = ef_new("test-chain", 0);
+	commit_n(f, 1, 2, 10);
+	struct ds_buf t, u;
+	ds_buf_init(&t);
+	ds_buf_init(&u);
+	uint64_t exp = ef_tip_height(f) + 20;
+	assert_int_equal(ds__kit_tx(&f->kit, &t, "put", "dup", 7, exp), 0);
+	assert_int_equal(ds__kit_tx(&f->kit, &u, "put", "other", 9, exp), 0);
+	struct ds_iov first[1] = {{t.data, t.len}};
+	seal_next(f, first, 1);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+	uint64_t h1 = ef_tip_height(f);
+	struct ds_iov again[2] = {{u.data, u.len}, {t.data, t.len}};
+	seal_next(f, again, 2);
+	assert_int_equal(ds_chain_commit(f->c, f->block.data, f->block.len, &f->qc, NULL), 0);
+	commit_n(f, 2, 0, 1); /* execution lags: let both blocks execute */
+	/* Live execution: accepted once, then a failed receipt. */
+	struct ds_chain_receipt_proof rp;
+	struct ds_receipt r;
+	for (int k = 0; k < 3; k++) {
+		uint64_t h = k == 0 ? h1 : h1 + 1;
+		uint32_t idx = k == 0 ? 0 : (uint32_t)(k - 1);
+		ds_chain_receipt_proof_init(&rp);
+		assert_int_equal(ds_chain_receipt_proof(f->c, h, idx, &rp), 0);
+		assert_int_equal(ds_receipt_decode(&r, rp.receipt.data, rp.receipt.len), 0);
+		assert_int_equal(r.status, k == 2 ? DS_TX_FAILED : DS_TX_OK);
+		ds_chain_receipt_proof_free(&rp);
+	}
+	ds_chain_close(f->c);
+	f->c = NULL;
+	struct ds_verify_report rep;
+	int rc = ds_chain_verify(f->dir, &rep, NULL, NULL);
+	if (rc)
+		print_message("verify-chain: height %llu: %s\n", (unsigned long long)rep.bad_height, rep.why);
+	assert_int_equal(rc, 0);
+	assert_int_equal(rep.blocks, h1 + 4); /* genesis counts */
+	ds_buf_free(&t);
+	ds_buf_free(&u);
+	assert_int_equal(ds_chain_open(&f->c, f->dir, NULL, &fast), 0);
+	ef_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -527,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_next_and_check_header),
 		cmocka_unit_test(test_pruning),
 		cmocka_unit_test(test_corruption_detected),
+		cmocka_unit_test(test_duplicate_tx_replayed),
 	};
 	return cmocka_run_group_tests_name("chain", tests, setup, NULL);
 }
