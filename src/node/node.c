@@ -611,6 +611,17 @@ void ds__node_after_commit(struct ds_node *n, const uint8_t *block, size_t len,
 	}
 	pb_prune(n);
 	pthread_mutex_lock(&n->mp_lock);
+	/* The block's txs left the pool when it was decided, but one may have
+	 * been pooled again (gossip) before the write made it "seen": from
+	 * here on no pending ancestor hides it from proposals, so drop it. */
+	size_t pos = 0;
+	const uint8_t *tx;
+	size_t tl;
+	while (ds_block_tx_next(b, &pos, &tx, &tl) == 1) {
+		uint8_t tid[DS_HASH_LEN];
+		ds_tx_id_body(tid, tx, tl - DS_SIG_LEN);
+		(void)ds_mempool_remove(n->mp, tid, tx, tl);
+	}
 	size_t expired = ds_mempool_expire(n->mp, n->tip.height + 1);
 	pthread_mutex_unlock(&n->mp_lock);
 	if (expired)
