@@ -88,25 +88,12 @@ static int load_block_roots(struct ds_rtxn *rt, uint64_t first, uint64_t n, uint
 	return 0;
 }
 
-/* The results_root a header must carry when its parent executed up to p and
- * it executes up to x (PROTOCOL §5.3): block x's own root when x <= p + 1,
- * else the range root over blocks p+1 .. x. */
-static int results_root_for(struct ds_rtxn *rt, uint64_t p, uint64_t x, uint8_t out[DS_HASH_LEN])
+/* ds_results_root_for's getter: a block's stored results root. */
+static int stored_results_root(void *ctx, uint64_t h, uint8_t out[DS_HASH_LEN])
 {
 	uint8_t sr[DS_HASH_LEN];
-	if (x <= p + 1)
-		return load_roots(rt, x, sr, out);
-	uint64_t n = x - p;
-	if (n > SIZE_MAX / DS_HASH_LEN)
-		return DS_ENOMEM;
-	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
-	if (!br)
-		return DS_ENOMEM;
-	int rc = load_block_roots(rt, p + 1, n, br);
-	if (!rc)
-		rc = ds_results_range_root(out, (const uint8_t(*)[DS_HASH_LEN])br, n);
-	free(br);
-	return rc;
+	int rc = load_roots(ctx, h, sr, out);
+	return rc == DS_ENOTFOUND ? DS_ECORRUPT : rc;
 }
 
 static int load_frontier(struct ds_rtxn *rt, struct ds_merkle_frontier *f)
@@ -618,7 +605,7 @@ int ds_chain_next_header(struct ds_chain *c, struct ds_header *out, const struct
 	}
 	rc = load_roots(rt, tip.height, out->state_root, out->results_root);
 	if (!rc)
-		rc = results_root_for(rt, parent->exec_height, tip.height, out->results_root);
+		rc = ds_results_root_for(out->results_root, parent->exec_height, tip.height, stored_results_root, rt);
 	if (rc)
 		goto out;
 	rc = child_set(rt, &tip, parent, &ch, &vs, &starts, &why);
@@ -654,7 +641,7 @@ static int check_exec(struct ds_rtxn *rt, const struct tipv *tip, const struct d
 	}
 	int rc = load_roots(rt, h->exec_height, sr, rr);
 	if (!rc)
-		rc = results_root_for(rt, parent->exec_height, h->exec_height, rr);
+		rc = ds_results_root_for(rr, parent->exec_height, h->exec_height, stored_results_root, rt);
 	if (rc)
 		return rc == DS_ENOTFOUND ? DS_ECORRUPT : rc;
 	if (memcmp(sr, h->state_root, DS_HASH_LEN) != 0) {

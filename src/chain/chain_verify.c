@@ -239,24 +239,13 @@ struct roots {
 	uint8_t s[DS_HASH_LEN], r[DS_HASH_LEN];
 };
 
-/* PROTOCOL §5.3: the results root of a header executing p+1 .. x. */
-static int results_root_for(uint8_t out[DS_HASH_LEN], const struct roots *roots, uint64_t p, uint64_t x)
+/* ds_results_root_for's getter (PROTOCOL §5.3): a block's re-executed
+ * results root. */
+static int replayed_results_root(void *ctx, uint64_t h, uint8_t out[DS_HASH_LEN])
 {
-	if (x <= p + 1) {
-		memcpy(out, roots[x].r, DS_HASH_LEN);
-		return 0;
-	}
-	uint64_t n = x - p;
-	if (n > SIZE_MAX / DS_HASH_LEN)
-		return DS_ENOMEM;
-	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
-	if (!br)
-		return DS_ENOMEM;
-	for (uint64_t i = 0; i < n; i++)
-		memcpy(br[i], roots[p + 1 + i].r, DS_HASH_LEN);
-	int rc = ds_results_range_root(out, (const uint8_t(*)[DS_HASH_LEN])br, n);
-	free(br);
-	return rc;
+	const struct roots *roots = ctx;
+	memcpy(out, roots[h].r, DS_HASH_LEN);
+	return 0;
 }
 
 static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, struct item *it,
@@ -332,7 +321,8 @@ static int check_block(struct vctx *v, struct ds_rtxn *rt, struct ds_exec *ex, s
 		return DS_ECORRUPT;
 	}
 	uint8_t want_r[DS_HASH_LEN];
-	if ((rc = results_root_for(want_r, *roots, prev->exec_height, hd->exec_height)) != 0) {
+	if ((rc = ds_results_root_for(want_r, prev->exec_height, hd->exec_height, replayed_results_root,
+				       *roots)) != 0) {
 		fail_at(rep, h, "out of memory");
 		return rc;
 	}

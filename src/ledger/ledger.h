@@ -281,4 +281,13 @@ void ds_receipt_hash_bytes(uint8_t hash[DS_HASH_LEN], const uint8_t *enc, size_t
 int ds_results_range_root(uint8_t out[DS_HASH_LEN], const uint8_t (*block_roots)[DS_HASH_LEN],
 			  uint64_t n) DS_MUST_USE;
 
+/* The whole rule, for a header that executes up to x whose parent executed
+ * up to p (x >= p): block x's own root when x <= p + 1 (none or one block
+ * executed), else ds_results_range_root over blocks p+1 .. x. block_root
+ * gives the results root of one block (0, or its error, returned as is).
+ * The chain (stored roots) and verify-chain (re-executed roots) share it. */
+int ds_results_root_for(uint8_t out[DS_HASH_LEN], uint64_t p, uint64_t x,
+			int (*block_root)(void *ctx, uint64_t h, uint8_t root[DS_HASH_LEN]),
+			void *ctx) DS_MUST_USE;
+
 #endif

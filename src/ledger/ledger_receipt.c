@@ -127,3 +127,24 @@ int ds_results_range_root(uint8_t out[DS_HASH_LEN], const uint8_t (*block_roots)
 	free(leaves);
 	return 0;
 }
+
+int ds_results_root_for(uint8_t out[DS_HASH_LEN], uint64_t p, uint64_t x,
+			int (*block_root)(void *ctx, uint64_t h, uint8_t root[DS_HASH_LEN]),
+			void *ctx)
+{
+	if (x <= p + 1)
+		return block_root(ctx, x, out);
+	uint64_t n = x - p;
+	if (n > SIZE_MAX / DS_HASH_LEN)
+		return DS_ENOMEM;
+	uint8_t(*br)[DS_HASH_LEN] = malloc((size_t)n * DS_HASH_LEN);
+	if (!br)
+		return DS_ENOMEM;
+	int rc = 0;
+	for (uint64_t i = 0; !rc && i < n; i++)
+		rc = block_root(ctx, p + 1 + i, br[i]);
+	if (!rc)
+		rc = ds_results_range_root(out, (const uint8_t(*)[DS_HASH_LEN])br, n);
+	free(br);
+	return rc;
+}
