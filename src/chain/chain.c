@@ -1137,6 +1137,38 @@ int ds_chain_block(struct ds_chain *c, uint64_t height, struct ds_buf *block, st
 	return rc;
 }
 
+int ds_chain_header(struct ds_chain *c, uint64_t height, struct ds_header *h, uint8_t *enc,
+		    size_t *enc_len, struct ds_buf *qc)
+{
+	struct ds_rtxn *rt;
+	int rc = ds_store_read_begin(&rt, c->st);
+	if (rc)
+		return rc;
+	const uint8_t *v, *bp, *qp;
+	size_t vl, bl, ql;
+	rc = get_at(rt, DS__T_HEADERS, height, &v, &vl);
+	if (!rc && (vl > DS_HEADER_MAX || ds_header_decode(h, v, vl) != 0 || h->height != height))
+		rc = DS_ECORRUPT;
+	if (!rc && enc) {
+		memcpy(enc, v, vl);
+		*enc_len = vl;
+	}
+	if (!rc && qc) {
+		rc = get_at(rt, DS__T_BLOCKS, height, &v, &vl);
+		if (rc == DS_ENOTFOUND)
+			rc = DS_ECORRUPT; /* a header without its block */
+		if (!rc)
+			rc = split_rec(v, vl, &bp, &bl, &qp, &ql);
+		if (!rc) {
+			ds_buf_append(qc, qp, ql);
+			if (qc->err)
+				rc = DS_ENOMEM;
+		}
+	}
+	ds_store_read_end(rt);
+	return rc;
+}
+
 int ds_chain_height_of(struct ds_chain *c, const uint8_t hash[DS_HASH_LEN], uint64_t *height)
 {
 	struct ds_rtxn *rt;

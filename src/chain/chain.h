@@ -180,6 +180,12 @@ bool ds_chain_tx_seen(struct ds_chain *c, const uint8_t id[DS_HASH_LEN]);
 /* Encoded block at height (as committed) and its QC encoding. */
 int ds_chain_block(struct ds_chain *c, uint64_t height, struct ds_buf *block,
 		   struct ds_buf *qc) DS_MUST_USE;
+/* Header of a committed height, from the headers table (no block copy):
+ * decoded into *h; its encoding (<= DS_HEADER_MAX bytes) into enc and
+ * *enc_len when enc is not NULL; the block's QC encoding appended to qc when
+ * qc is not NULL. DS_ENOTFOUND above the tip. */
+int ds_chain_header(struct ds_chain *c, uint64_t height, struct ds_header *h, uint8_t *enc,
+		    size_t *enc_len, struct ds_buf *qc) DS_MUST_USE;
 int ds_chain_height_of(struct ds_chain *c, const uint8_t hash[DS_HASH_LEN],
 		       uint64_t *height) DS_MUST_USE;
 

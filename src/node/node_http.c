@@ -92,29 +92,6 @@ static void set(json_t *o, const char *k, json_t *v)
 
 /* -------------------------------------------------------------- chain reads */
 
-/* Decodes only the header at the start of a block encoding: the header's
- * fields are self-delimiting, so its length is the one prefix length that
- * decodes with nothing left over (shorter: truncated, longer: trailing). */
-static int header_prefix(struct ds_header *h, size_t *hlen, const uint8_t *blk, size_t n)
-{
-	size_t lo = 1, hi = n < DS_HEADER_MAX ? n : DS_HEADER_MAX;
-	while (lo <= hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int rc = ds_header_decode(h, blk, mid);
-		if (rc == 0) {
-			*hlen = mid;
-			return 0;
-		}
-		if (rc == DS_ETRAILING)
-			hi = mid - 1;
-		else if (rc == DS_ETRUNC)
-			lo = mid + 1;
-		else
-			return rc;
-	}
-	return DS_ECORRUPT;
-}
-
 static json_t *header_fields(json_t *o, const struct ds_header *h, const uint8_t hash[DS_HASH_LEN])
 {
 	set(o, "height", ju64(h->height));
@@ -135,26 +112,18 @@ static json_t *header_fields(json_t *o, const struct ds_header *h, const uint8_t
 	return o;
 }
 
-/* Encoded header of a committed height, appended to out. */
+/* Encoded header of a committed height, as a hex string in *out. */
 static int header_hex_at(struct ds_chain *c, uint64_t height, json_t **out)
 {
-	struct ds_buf blk, qc;
-	ds_buf_init(&blk);
-	ds_buf_init(&qc);
-	int rc = ds_chain_block(c, height, &blk, &qc);
-	if (rc == 0 && (blk.err || qc.err))
-		rc = DS_ENOMEM;
 	struct ds_header h;
-	size_t hl = 0;
-	if (rc == 0)
-		rc = header_prefix(&h, &hl, blk.data, blk.len);
+	uint8_t enc[DS_HEADER_MAX];
+	size_t n;
+	int rc = ds_chain_header(c, height, &h, enc, &n, NULL);
 	if (rc == 0) {
-		*out = jhex(blk.data, hl);
+		*out = jhex(enc, n);
 		if (!*out)
 			rc = DS_ENOMEM;
 	}
-	ds_buf_free(&blk);
-	ds_buf_free(&qc);
 	return rc;
 }
 
@@ -509,18 +478,12 @@ static void h_blocks(void *ctx, const struct ds_api_req *req, struct ds_api_resp
 		return;
 	}
 	uint64_t top = before > tip + 1 ? tip + 1 : before;
-	struct ds_buf blk, qc;
-	ds_buf_init(&blk);
-	ds_buf_init(&qc);
 	for (uint64_t k = 0; k < limit && k < top; k++) {
 		uint64_t height = top - 1 - k;
-		ds_buf_reset(&blk);
-		ds_buf_reset(&qc);
 		struct ds_header hd;
-		size_t hl;
 		uint8_t hash[DS_HASH_LEN];
-		if (ds_chain_block(h->host.chain, height, &blk, &qc) != 0 || blk.err ||
-		    header_prefix(&hd, &hl, blk.data, blk.len) != 0 || ds_header_hash(hash, &hd) != 0)
+		if (ds_chain_header(h->host.chain, height, &hd, NULL, NULL, NULL) != 0 ||
+		    ds_header_hash(hash, &hd) != 0)
 			break;
 		json_t *s = json_object();
 		if (!s)
@@ -533,8 +496,6 @@ static void h_blocks(void *ctx, const struct ds_api_req *req, struct ds_api_resp
 		set(s, "round", ju64(hd.round));
 		json_array_append_new(arr, s);
 	}
-	ds_buf_free(&blk);
-	ds_buf_free(&qc);
 	set(o, "blocks", arr);
 	set(o, "tip", ju64(tip));
 	ds_api_resp_json(r, 200, o);
@@ -595,15 +556,10 @@ static json_t *hash_list(const struct ds_buf *b)
 static int range_json(struct ds_chain *c, const struct ds_chain_receipt_proof *rp, uint64_t height,
 		      json_t **out)
 {
-	struct ds_buf pblk;
-	ds_buf_init(&pblk);
 	struct ds_header ph;
+	uint8_t enc[DS_HEADER_MAX];
 	size_t phl = 0;
-	int rc = ds_chain_block(c, rp->header_height - 1, &pblk, NULL);
-	if (rc == 0 && pblk.err)
-		rc = DS_ENOMEM;
-	if (rc == 0)
-		rc = header_prefix(&ph, &phl, pblk.data, pblk.len);
+	int rc = ds_chain_header(c, rp->header_height - 1, &ph, enc, &phl, NULL);
 	if (rc == 0 && ph.exec_height + 1 != rp->range_first)
 		rc = DS_ECORRUPT;
 	json_t *o = rc ? NULL : json_object();
@@ -615,9 +571,8 @@ static int range_json(struct ds_chain *c, const struct ds_chain_receipt_proof *r
 		set(o, "index", ju64(height - rp->range_first));
 		set(o, "tree_size", ju64(rp->range_last - rp->range_first + 1));
 		set(o, "path", hash_list(&rp->range_proof));
-		set(o, "parent_header_hex", jhex(pblk.data, phl));
+		set(o, "parent_header_hex", jhex(enc, phl));
 	}
-	ds_buf_free(&pblk);
 	*out = o;
 	return rc;
 }
@@ -634,8 +589,7 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	struct ds_chain *c = h->host.chain;
 	struct ds_chain_receipt_proof rp;
 	ds_chain_receipt_proof_init(&rp);
-	struct ds_buf blk, qc;
-	ds_buf_init(&blk);
+	struct ds_buf qc;
 	ds_buf_init(&qc);
 	json_t *o = NULL;
 	int rc = ds_chain_receipt_proof(c, height, index, &rp);
@@ -646,14 +600,10 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 		rc = *out ? 0 : DS_ENOMEM;
 		goto fail;
 	}
-	rc = ds_chain_block(c, rp.header_height, &blk, &qc);
-	if (rc == 0 && (blk.err || qc.err))
-		rc = DS_ENOMEM;
-	if (rc)
-		goto fail;
 	struct ds_header hd;
+	uint8_t he[DS_HEADER_MAX];
 	size_t hl = 0;
-	rc = header_prefix(&hd, &hl, blk.data, blk.len);
+	rc = ds_chain_header(c, rp.header_height, &hd, he, &hl, &qc);
 	if (rc == 0 && hd.exec_height != rp.range_last)
 		rc = DS_ECORRUPT;
 	uint8_t hash[DS_HASH_LEN];
@@ -686,7 +636,7 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	set(o, "path", path);
 	set(o, "results_root", jhex(rp.results_root, DS_HASH_LEN));
 	header_fields(hdr, &hd, hash);
-	set(hdr, "header_hex", jhex(blk.data, hl));
+	set(hdr, "header_hex", jhex(he, hl));
 	set(hdr, "qc", qc_json(c, qc.data, qc.len, rp.header_height));
 	set(o, "header", hdr);
 	*out = o;
@@ -694,7 +644,6 @@ static int receipt_proof_json(struct ds_node_http *h, uint64_t height, uint32_t 
 	rc = 0;
 fail:
 	json_decref(o);
-	ds_buf_free(&blk);
 	ds_buf_free(&qc);
 	ds_chain_receipt_proof_free(&rp);
 	return rc;
@@ -1036,21 +985,17 @@ static void h_history(void *ctx, const struct ds_api_req *req, struct ds_api_res
 				  "height must be below newest (%" PRIu64 ")", newest);
 		return;
 	}
-	struct ds_buf proof, blk, qc;
+	struct ds_buf proof;
 	ds_buf_init(&proof);
-	ds_buf_init(&blk);
-	ds_buf_init(&qc);
 	json_t *o = NULL, *hdr = NULL;
 	struct ds_header hd;
-	size_t hl;
 	uint8_t hash[DS_HASH_LEN];
 	int rc = ds_chain_history_proof(h->host.chain, height, newest, &proof);
 	if (rc == 0)
-		rc = ds_chain_block(h->host.chain, height, &blk, &qc);
-	if (rc == 0 && (proof.err || blk.err || qc.err))
+		rc = ds_chain_header(h->host.chain, height, &hd, NULL, NULL, NULL);
+	if (rc == 0 && proof.err)
 		rc = DS_ENOMEM;
-	if (rc == 0 && (header_prefix(&hd, &hl, blk.data, blk.len) != 0 ||
-			ds_header_hash(hash, &hd) != 0 || proof.len % DS_HASH_LEN != 0))
+	if (rc == 0 && (ds_header_hash(hash, &hd) != 0 || proof.len % DS_HASH_LEN != 0))
 		rc = DS_ECORRUPT;
 	if (rc == 0)
 		rc = block_json(h, newest, &hdr);
@@ -1083,8 +1028,6 @@ out:
 	json_decref(o);
 	json_decref(hdr);
 	ds_buf_free(&proof);
-	ds_buf_free(&blk);
-	ds_buf_free(&qc);
 }
 
 static void h_contracts(void *ctx, const struct ds_api_req *req, struct ds_api_resp *r)

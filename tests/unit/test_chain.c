@@ -582,6 +582,45 @@ static void test_duplicate_tx_replayed(void **state)
 	ef_free(f);
 }
 
+/* ds_chain_header: the header, its encoding and the QC of a committed block,
+ * as ds_chain_block gives them; DS_ENOTFOUND above the tip. */
+static void test_header_read(void **state)
+{
+	(void)state;
+	struct ef *f = ef_new("test-chain", 0);
+	commit_n(f, 3, 5, 10);
+	for (uint64_t height = 0; height <= 3; height++) {
+		struct ds_buf blk, qc, qc2;
+		ds_buf_init(&blk);
+		ds_buf_init(&qc);
+		ds_buf_init(&qc2);
+		assert_int_equal(ds_chain_block(f->c, height, &blk, &qc), 0);
+		struct ds_block b;
+		assert_int_equal(ds_block_decode(&b, blk.data, blk.len), 0);
+		struct ds_header h;
+		uint8_t enc[DS_HEADER_MAX], want[DS_HEADER_MAX];
+		size_t n = 0, wn;
+		assert_int_equal(ds_chain_header(f->c, height, &h, enc, &n, &qc2), 0);
+		assert_int_equal(ds_header_encode(want, sizeof(want), &wn, &b.header), 0);
+		assert_int_equal(n, wn);
+		assert_memory_equal(enc, want, wn);
+		assert_int_equal(h.height, height);
+		assert_memory_equal(h.state_root, b.header.state_root, DS_HASH_LEN);
+		assert_int_equal(qc2.len, qc.len);
+		if (qc.len)
+			assert_memory_equal(qc2.data, qc.data, qc.len);
+		/* Without the optional outputs. */
+		assert_int_equal(ds_chain_header(f->c, height, &h, NULL, NULL, NULL), 0);
+		assert_int_equal(h.tx_count, b.header.tx_count);
+		ds_buf_free(&blk);
+		ds_buf_free(&qc);
+		ds_buf_free(&qc2);
+	}
+	struct ds_header h;
+	assert_int_equal(ds_chain_header(f->c, 4, &h, NULL, NULL, NULL), DS_ENOTFOUND);
+	ef_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_pruning),
 		cmocka_unit_test(test_corruption_detected),
 		cmocka_unit_test(test_duplicate_tx_replayed),
+		cmocka_unit_test(test_header_read),
 	};
 	return cmocka_run_group_tests_name("chain", tests, setup, NULL);
 }
