@@ -386,11 +386,25 @@ function saveTrust(t) {
 	localStorage.setItem(TRUST_KEY, JSON.stringify(t));
 }
 
-function showResult(box, r, what) {
+// The outcome line of a verified transaction: the receipt verify.js
+// proved (r.receipt), or why it is not proven yet.
+function outcomeLine(rc) {
+	if (!rc)
+		return el('p', { class: 'sub', id: 'verify-receipt', 'data-proven': '0' },
+			'Outcome not proven yet: no committed header executes this block yet (verify again after the next block).');
+	const n = rc.events.length;
+	return el('p', { id: 'verify-receipt', 'data-proven': '1' },
+		el('span', { class: `pill ${rc.status === 'ok' ? 'ok' : 'bad'}` }, rc.status === 'ok' ? 'outcome proven: ok' : `outcome proven: failed: ${rc.error}`),
+		` gas ${rc.gas_used}, ${n} event${n === 1 ? '' : 's'}; results root carried by header ${rc.height}${rc.range ? ` (range ${rc.range[0]}..${rc.range[1]})` : ''}`);
+}
+
+function showResult(box, r, what, extra = null) {
 	box.replaceChildren();
 	box.className = `result ${r.ok ? 'ok' : 'bad'}`;
 	box.setAttribute('data-ok', r.ok ? '1' : '0');
 	box.append(el('div', { class: 'verdict', id: 'verdict' }, r.ok ? `✓ verified: ${what}` : '✗ not verified'));
+	if (r.ok && extra)
+		box.append(extra);
 	if (!r.ok)
 		box.append(el('p', { id: 'verify-error' }, r.error));
 	box.append(el('ol', null, r.steps.map((s) => el('li', null, s.text)), r.ok ? null : el('li', { class: 'fail' }, r.error)));
@@ -510,7 +524,7 @@ async function pageVerify(ctx, kind, id) {
 				const r = await vf.verifyTxBundle(j, t, net);
 				r.trustedFromNode = fromNode;
 				r.trustEpoch = t.epoch;
-				showResult(result, r, r.tx ? `transaction ${short(r.tx.id)} (${r.tx.target}.${r.tx.method}) is in final block ${r.tx.height}` : '');
+				showResult(result, r, r.tx ? `transaction ${short(r.tx.id)} (${r.tx.target}.${r.tx.method}) is in final block ${r.tx.height}` : '', outcomeLine(r.receipt));
 			} else {
 				const r = await vf.verifyStateBundle(j, t, net);
 				r.trustedFromNode = fromNode;

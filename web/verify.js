@@ -11,6 +11,7 @@ const TAG_VOTE = enc.encode('danshari/vote/v1');
 const TAG_TX = enc.encode('danshari/tx/v1');
 const TAG_TXID = enc.encode('danshari/txid/v1');
 const TAG_VALSET = enc.encode('danshari/valset/v1');
+const TAG_RECEIPT = enc.encode('danshari/receipt/v1');
 const TAG_SMT_LEAF = enc.encode('danshari/smt/leaf/v1');
 const TAG_SMT_NODE = enc.encode('danshari/smt/node/v1');
 const TAG_SMT_EMPTY = enc.encode('danshari/smt/empty/v1');
@@ -26,6 +27,10 @@ export const LIMITS = Object.freeze({
 	finalityLinksMax: 64,  // qc.chain headers linking a block to the one its QC commits
 	handoffsMax: 64,       // epoch handoffs walked before verifying (DS_VERIFY_HANDOFF_MAX)
 	hexCharsMax: 1 << 22,  // refuse absurd pasted input before decoding it
+	receiptErrorMax: 256,  // DS_RECEIPT_ERROR_MAX
+	receiptEventsMax: 64,  // DS_RECEIPT_EVENTS_MAX
+	eventValueMax: 16384,  // DS_EVENT_VALUE_MAX
+	receiptReturnMax: 65536, // DS_RECEIPT_RETURN_MAX
 });
 
 export class VerifyError extends Error {}
@@ -338,6 +343,61 @@ export async function txId(body) {
 	return sha256(TAG_TXID, body);
 }
 
+// A canonical value field of a receipt, checked as ds_value_check does.
+function receiptValue(r, max, field) {
+	const raw = r.bytes(max, field);
+	try {
+		return { value: decodeValue(raw), value_hex: toHex(raw) };
+	} catch (e) {
+		if (e instanceof VerifyError)
+			fail(`receipt: ${field} is not one canonical value (${e.message})`);
+		throw e;
+	}
+}
+
+// Receipt (docs/PROTOCOL.md §7.1), strictly as ds_receipt_decode: version
+// 1, tx_id, status 0 (ok) / 1 (failed), error (<= 256 bytes, empty iff
+// ok), gas_used, <= 64 events (name, canonical value <= 16 KiB), return
+// value (canonical, <= 64 KiB), nothing after. Returns {tx_id (hex),
+// status 'ok'|'failed', error, gas_used (number, or a string above 2^53),
+// events: [{name, value, value_hex}], return, return_hex}.
+export function parseReceipt(bytes) {
+	const r = new Reader(bytes, 'receipt');
+	const out = {};
+	const version = r.u8('version');
+	if (version !== 1)
+		fail(`receipt: unknown version ${version}`);
+	out.tx_id = toHex(r.fixed(32, 'tx_id'));
+	const status = r.u8('status');
+	if (status > 1)
+		fail(`receipt: unknown status ${status}`);
+	out.status = status === 0 ? 'ok' : 'failed';
+	out.error = r.str(LIMITS.receiptErrorMax, 'error');
+	if ((status === 0) !== (out.error === ''))
+		fail(status === 0 ? 'receipt: status ok with an error text' : 'receipt: status failed without an error text');
+	const gas = r.uvar('gas_used');
+	out.gas_used = gas <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(gas) : gas.toString();
+	const n = r.num('event count');
+	if (n > LIMITS.receiptEventsMax)
+		fail(`receipt: ${n} events, at most ${LIMITS.receiptEventsMax}`);
+	out.events = [];
+	for (let i = 0; i < n; i++) {
+		const name = r.str(LIMITS.nameMax, `event ${i} name`);
+		checkName(name, `receipt event ${i}`);
+		out.events.push({ name, ...receiptValue(r, LIMITS.eventValueMax, `event ${i} value`) });
+	}
+	const ret = receiptValue(r, LIMITS.receiptReturnMax, 'return value');
+	out.return = ret.value;
+	out.return_hex = ret.value_hex;
+	r.done();
+	return out;
+}
+
+// Receipt hash: SHA-256("danshari/receipt/v1" || receipt) (§7.1).
+export async function receiptHash(bytes) {
+	return sha256(TAG_RECEIPT, bytes);
+}
+
 // Canonical value (docs/PROTOCOL.md §2) to JSON-like JS: ints as BigInt
 // are turned into numbers when safe, bytes as {$bytes: hex}.
 export function decodeValue(bytes) {
@@ -406,17 +466,19 @@ async function logNode(l, r) {
 	return sha256(Uint8Array.of(1), l, r);
 }
 
-// Returns true iff path proves leafHash is leaf `index` of the tree of `size`
-// leaves with root `root`. index/size are numbers (or BigInt).
-export async function verifyInclusion(root, size, index, leafHash, path) {
+// The root that path leads to from leafHash as leaf `index` of a tree of
+// `size` leaves (as ds_merkle_inclusion_root), or null when the path does
+// not fit that position (wrong length, index outside). index/size are
+// numbers (or BigInt).
+export async function inclusionRoot(size, index, leafHash, path) {
 	let fn = BigInt(index);
 	let sn = BigInt(size) - 1n;
 	if (BigInt(index) >= BigInt(size) || path.length > LIMITS.inclusionPathMax)
-		return false;
+		return null;
 	let r = leafHash;
 	for (const p of path) {
 		if (sn === 0n)
-			return false;
+			return null;
 		if ((fn & 1n) === 1n || fn === sn) {
 			r = await logNode(p, r);
 			while ((fn & 1n) === 0n && fn !== 0n) {
@@ -429,7 +491,14 @@ export async function verifyInclusion(root, size, index, leafHash, path) {
 		fn >>= 1n;
 		sn >>= 1n;
 	}
-	return sn === 0n && equal(r, root);
+	return sn === 0n ? r : null;
+}
+
+// Returns true iff path proves leafHash is leaf `index` of the tree of `size`
+// leaves with root `root`. index/size are numbers (or BigInt).
+export async function verifyInclusion(root, size, index, leafHash, path) {
+	const r = await inclusionRoot(size, index, leafHash, path);
+	return r !== null && equal(r, root);
 }
 
 // ---- Sparse Merkle tree proofs (docs/PROTOCOL.md §2.6) ------------------
@@ -815,7 +884,153 @@ function settle(steps, err) {
 	return { ok: !err, steps: steps.list, error: err ? err.message : null };
 }
 
-// Verifies a /v1/tx/{id} answer: returns {ok, steps, error, tx, epoch}.
+function num(v, what) {
+	const n = Number(v);
+	if (v === undefined || v === null || v === '' || !Number.isSafeInteger(n) || n < 0)
+		fail(`${what} is not a number`);
+	return n;
+}
+
+function hashList(v, what) {
+	if (!Array.isArray(v))
+		fail(`${what} is not a list`);
+	if (v.length > LIMITS.inclusionPathMax)
+		fail(`${what} is too long (${v.length} hashes, at most ${LIMITS.inclusionPathMax})`);
+	return v.map((x, i) => fromHex(x, `${what}[${i}]`, 32));
+}
+
+// The outcome of a transaction already proven in block b (verifyBlock's
+// result, certified under trust) at position index with id (bytes):
+// j.receipt_proof as docs/PROTOCOL.md §14.7 and ds_verify_receipt check it.
+// Returns the decoded receipt (parseReceipt), or null when the node has no
+// proof yet ("pending" or absent: no committed header executes the block).
+async function verifyReceipt(j, b, trust, id, index, steps, net) {
+	const h = b.h;
+	const rp = j.receipt_proof;
+	if (rp === undefined || rp === null || rp === 'pending') {
+		steps.ok(`receipt not yet provable: no committed header executes block ${h.height} yet (ask again after the next block); its outcome is not proven`);
+		return null;
+	}
+	if (typeof rp === 'string')
+		fail('receipt_proof is neither an object nor "pending"');
+	if (typeof rp !== 'object' || Array.isArray(rp))
+		fail('receipt_proof is not an object');
+	const rb = fromHex(rp.receipt_hex, 'receipt_proof.receipt_hex');
+	const pi = num(rp.index, 'receipt_proof.index');
+	const ps = num(rp.tree_size, 'receipt_proof.tree_size');
+	if (pi !== index || ps !== h.tx_count)
+		fail(`receipt proof is for leaf ${pi} of ${ps}, the transaction is leaf ${index} of ${h.tx_count} of block ${h.height}`);
+	// The receipt the node shows must be the one it proves.
+	if (j.receipt_hex !== undefined && j.receipt_hex !== null &&
+	    (typeof j.receipt_hex !== 'string' || j.receipt_hex.toLowerCase() !== toHex(rb)))
+		fail('the node shows a receipt (receipt_hex) other than the one it proves');
+	const path = hashList(rp.path, 'receipt_proof.path');
+	const range = rp.range === undefined || rp.range === null ? null : rp.range;
+	if (range !== null && (typeof range !== 'object' || Array.isArray(range)))
+		fail('receipt_proof.range is not an object');
+
+	// 1. The header C vouching for the block's receipts, certified as a
+	// block (walking epoch handoffs when it is of a later epoch).
+	let c;
+	try {
+		c = await certify(rp.header, trust, new Prefixed(steps, 'receipt: '), net);
+	} catch (e) {
+		if (e instanceof VerifyError)
+			fail(`receipt: the header carrying its results root: ${e.message}`);
+		throw e;
+	}
+	const C = c.h;
+	if (C.chain_id !== h.chain_id)
+		fail(`receipt: results header is for chain "${C.chain_id}", the block is "${h.chain_id}"`);
+	if (rp.header.height !== undefined && Number(rp.header.height) !== C.height)
+		fail(`receipt: the header's field "height" ${rp.header.height} differs from the certified header ${C.height}`);
+	if (typeof rp.header.hash === 'string' && rp.header.hash.toLowerCase() !== c.hash)
+		fail(`receipt: the header's field "hash" differs from the certified header's hash ${c.hash.slice(0, 16)}…`);
+
+	// The blocks C executes: first .. C.exec_height (§5.3).
+	let first = C.exec_height;
+	let rpath = null;
+	if (range) {
+		let ph, phash;
+		try {
+			const pb = fromHex(range.parent_header_hex, 'receipt_proof.range.parent_header_hex');
+			ph = parseHeader(pb);
+			phash = toHex(await headerHash(pb));
+		} catch (e) {
+			if (e instanceof VerifyError)
+				fail(`receipt: the range's parent header does not decode (${e.message})`);
+			throw e;
+		}
+		if (phash !== C.parent_hash)
+			fail(`receipt: the range's parent header (hash ${phash.slice(0, 16)}…) is not the parent of header ${C.height} (parent_hash ${C.parent_hash.slice(0, 16)}…)`);
+		if (ph.exec_height + 1 >= C.exec_height)
+			fail(`receipt: header ${C.height} executes one block only (its parent executed up to ${ph.exec_height}, it up to ${C.exec_height}), not a range`);
+		first = ph.exec_height + 1;
+		const rf = num(range.first, 'receipt_proof.range.first');
+		const rl = num(range.last, 'receipt_proof.range.last');
+		if (rf !== first)
+			fail(`receipt: range.first is ${rf}, but the parent header executed up to ${ph.exec_height}, so header ${C.height}'s range starts at ${first}`);
+		if (rl !== C.exec_height)
+			fail(`receipt: range.last is ${rl}, header ${C.height} executes up to ${C.exec_height}`);
+		steps.ok(`receipt: the parent of header ${C.height} (hash ${phash.slice(0, 16)}…) executed up to block ${ph.exec_height}, so header ${C.height} executes blocks ${first}..${C.exec_height} and its results_root is their range root`);
+	}
+	if (h.height < first || h.height > C.exec_height) {
+		if (!range && C.exec_height > h.height)
+			fail(`receipt: header ${C.height} executes up to block ${C.exec_height}, not block ${h.height} alone, and receipt_proof.range (the path from block ${h.height}'s results root to its range root) is missing`);
+		fail(`receipt: header ${C.height} carries the results of blocks ${first}..${C.exec_height}, the transaction is in block ${h.height}`);
+	}
+	if (range) {
+		const ri = num(range.index, 'receipt_proof.range.index');
+		const rs = num(range.tree_size, 'receipt_proof.range.tree_size');
+		if (ri !== h.height - first)
+			fail(`receipt: range.index is ${ri}, block ${h.height} is leaf ${h.height - first} of the range ${first}..${C.exec_height}`);
+		if (rs !== C.exec_height - first + 1)
+			fail(`receipt: range.tree_size is ${rs}, the range ${first}..${C.exec_height} has ${C.exec_height - first + 1} blocks`);
+		rpath = hashList(range.path, 'receipt_proof.range.path');
+	}
+	steps.ok(`receipt: header ${C.height} is the one executing block ${h.height} (exec_height ${C.exec_height}${range ? `, range ${first}..${C.exec_height}` : ''})`);
+
+	// 2-3. The receipt under the block's results root R, R under C's.
+	const rh = await receiptHash(rb);
+	const R = await inclusionRoot(h.tx_count, index, await logLeafHash(rh), path);
+	if (R === null)
+		fail(`receipt: inclusion path has the wrong length for leaf ${index} of ${h.tx_count}`);
+	const Rx = toHex(R);
+	if (rp.results_root !== undefined && rp.results_root !== null) {
+		const claimed = toHex(fromHex(rp.results_root, 'receipt_proof.results_root', 32));
+		if (claimed !== Rx)
+			fail(`receipt: inclusion proof does not lead from receipt ${toHex(rh).slice(0, 16)}… (leaf ${index} of ${h.tx_count}) to the block's results_root ${claimed.slice(0, 16)}… (it leads to ${Rx.slice(0, 16)}…)`);
+	}
+	steps.ok(`receipt: inclusion proof: receipt ${index} of ${h.tx_count} (hash ${toHex(rh).slice(0, 16)}…) is under block ${h.height}'s results root ${Rx.slice(0, 16)}…`);
+	if (!range) {
+		if (Rx !== C.results_root)
+			fail(`receipt: block ${h.height}'s results root ${Rx.slice(0, 16)}… is not the results_root ${C.results_root.slice(0, 16)}… of header ${C.height}, which executes it`);
+		steps.ok(`receipt: header ${C.height} carries exactly this results root`);
+	} else {
+		const ok = await verifyInclusion(fromHex(C.results_root, 'results_root'), C.exec_height - first + 1, h.height - first, await logLeafHash(R), rpath);
+		if (!ok)
+			fail(`receipt: range path does not lead from block ${h.height}'s results root (leaf ${h.height - first} of ${C.exec_height - first + 1}) to the range root ${C.results_root.slice(0, 16)}… of header ${C.height}`);
+		steps.ok(`receipt: range proof: block ${h.height}'s results root is leaf ${h.height - first} of ${C.exec_height - first + 1} under header ${C.height}'s range root ${C.results_root.slice(0, 16)}…`);
+	}
+
+	// 4. The bytes mean one thing and belong to this transaction.
+	let rc;
+	try {
+		rc = parseReceipt(rb);
+	} catch (e) {
+		if (e instanceof VerifyError)
+			fail(`receipt does not decode: ${e.message}`);
+		throw e;
+	}
+	if (rc.tx_id !== toHex(id))
+		fail(`receipt is for tx ${rc.tx_id.slice(0, 16)}…, not ${toHex(id).slice(0, 16)}…`);
+	steps.ok(`receipt decodes and names this transaction: outcome ${rc.status}${rc.status === 'ok' ? '' : `: ${rc.error}`}, gas ${rc.gas_used}, ${rc.events.length} event${rc.events.length === 1 ? '' : 's'}`);
+	return { ...rc, height: C.height, header_hash: c.hash, range: range ? [first, C.exec_height] : null };
+}
+
+// Verifies a /v1/tx/{id} answer: returns {ok, steps, error, tx, epoch, receipt}.
+// receipt is the proven outcome (parseReceipt's fields plus height and
+// header_hash of the header carrying it), null when not yet provable.
 // net (optional, see walkEpochs) lets it follow validator changes when the
 // block's QC is of an epoch after the trusted one; epoch is the epoch whose
 // set certified the block.
@@ -823,6 +1038,7 @@ export async function verifyTxBundle(j, trustIn, net) {
 	const steps = new Steps();
 	let tx = null;
 	let epoch = null;
+	let receipt = null;
 	try {
 		const trust = parseTrust(trustIn);
 		if (!j || typeof j !== 'object')
@@ -857,10 +1073,11 @@ export async function verifyTxBundle(j, trustIn, net) {
 			fail(`inclusion proof does not lead from tx ${tx.id.slice(0, 16)}… (position ${index} of ${size}) to the header's tx_root ${h.tx_root.slice(0, 16)}…`);
 		steps.ok(`inclusion proof: transaction ${index} of ${size} is under tx_root ${h.tx_root.slice(0, 16)}…`);
 		tx.height = h.height;
+		receipt = await verifyReceipt(j, c, c.trust, id, index, steps, net);
 	} catch (e) {
-		return { ...settle(steps, e), tx, epoch };
+		return { ...settle(steps, e), tx, epoch, receipt: null };
 	}
-	return { ...settle(steps, null), tx, epoch };
+	return { ...settle(steps, null), tx, epoch, receipt };
 }
 
 // Verifies a /v1/state?…&prove=1 answer: returns {ok, steps, error, claim,

@@ -183,7 +183,7 @@ async function http(p, opts) {
 // Replaces one hex digit inside the string at `path` (keys from the top of
 // the JSON in the verify box), then verifies again. By path, not by the
 // first match of a field name: the tx answer also carries a receipt proof
-// with its own header_hex and qc.hex, which this page does not check.
+// with its own header_hex and qc.hex (checked too, by their own paths).
 const tamperJs = (path) => `(() => {
 	const a = document.getElementById('verify-json');
 	let j;
@@ -265,8 +265,27 @@ async function main() {
 		'verify page: real transaction proof is verified',
 		await evaluate(`document.getElementById('verify-result').innerText`).catch((e) => e.message));
 	ok(await evaluate(`document.getElementById('verdict').textContent.includes('verified')`), 'verify page says "verified"');
+	// The outcome is provable once a header executing the tx's block is
+	// committed (the next block or a few later): fetch and verify again
+	// until the page shows the receipt proven.
+	const proven = await waitFor(`(async () => {
+		const p = document.getElementById('verify-receipt');
+		if (p && p.getAttribute('data-proven') === '1') return true;
+		document.getElementById('verify-fetch').click();
+		await new Promise((r) => setTimeout(r, 400));
+		if (!document.getElementById('verify-json').value.includes('"receipt_proof": {')) return false;
+		document.getElementById('verify-btn').click();
+		await new Promise((r) => setTimeout(r, 600));
+		return document.getElementById('verify-result').getAttribute('data-ok') === '1' &&
+			document.getElementById('verify-receipt')?.getAttribute('data-proven') === '1';
+	})()`, 40000);
+	ok(proven && /^outcome proven: ok gas \d+, \d+ events?; results root carried by header \d+/.test(await evaluate(`document.getElementById('verify-receipt').textContent`).catch(() => '')) &&
+		await evaluate(`[...document.querySelectorAll('#verify-result li')].some((li) => /^receipt decodes and names this transaction: outcome ok/.test(li.textContent))`),
+	'verify page proves the transaction\'s outcome from its receipt proof: "outcome proven: ok"',
+	await evaluate(`document.getElementById('verify-result').innerText`).catch((e) => e.message));
 	await shot('explorer-verify.png');
-	for (const path of [['tx_hex'], ['block', 'header_hex'], ['block', 'qc', 'hex']]) {
+	for (const path of [['tx_hex'], ['block', 'header_hex'], ['block', 'qc', 'hex'],
+		['receipt_proof', 'receipt_hex'], ['receipt_proof', 'header', 'header_hex'], ['receipt_proof', 'header', 'qc', 'hex']]) {
 		const field = path.join('.');
 		await evaluate(`document.getElementById('verify-result').removeAttribute('data-ok'); true`);
 		const done = await evaluate(tamperJs(path));

@@ -1,8 +1,10 @@
 // A small stand-in for a danshari node, for the explorer's browser test when
 // no devnet can run: serves web/ and the /v1 JSON + SSE shapes of
 // docs/EXPLORER.md, with a chain it makes itself (4 validators, a
-// block every BLOCK_MS, real Ed25519 QCs, RFC 6962 tx roots and a sparse
-// Merkle state tree), so the verify page checks real proofs.
+// block every BLOCK_MS, real Ed25519 QCs, RFC 6962 tx and results roots, a
+// sparse Merkle state tree), so the verify page checks real proofs. Header
+// h executes block h-1 alone, so the receipts of block b are proven under
+// the results_root of header b+1 (no range roots here).
 //   node tests/e2e/mock_server.mjs [--port N] [--web DIR]   (prints "listening PORT")
 // Encoders here are written independently of web/verify.js (decoders); the
 // JS unit test checks verify.js against vectors from the C code.
@@ -149,6 +151,14 @@ function makeQC(height, hash, round) {
 		commit_height: height, commit_hash: toHex(hash), signers };
 }
 
+// Receipt encoding (docs/PROTOCOL.md §7.1) and hash.
+const lenBytes = (b) => Buffer.concat([uvar(b.length), b]);
+function encReceipt(idBuf, r) {
+	return Buffer.concat([Buffer.of(1), idBuf, Buffer.of(r.status === 'ok' ? 0 : 1), str(r.error), uvar(r.gas_used), uvar(r.events.length),
+		...r.events.map((e) => Buffer.concat([str(e.name), lenBytes(encValue(e.value))])), lenBytes(encValue(r.return ?? null))]);
+}
+const receiptHash = (enc) => sha(tag('danshari/receipt/v1'), enc);
+
 function execute(state, t) {
 	const next = new Map(state);
 	const a = t.tx.args;
@@ -178,7 +188,7 @@ function produce() {
 		version: 1, chain_id: CHAIN, height, epoch: 0, round: height === 0 ? 0 : height + 1,
 		parent_hash: parent ? parent.hash : Buffer.alloc(32), proposer: height ? vals[height % 4].pub : Buffer.alloc(32),
 		time_ms: Date.now(), tx_count: txs.length, tx_root: mth(ids.map(leafH)), exec_height: exec,
-		state_root: smtHash(smtItems(st), 0), results_root: sha(tag('mock/results'), uvar(exec)),
+		state_root: smtHash(smtItems(st), 0), results_root: height ? blocks[exec].resultsRoot : mth([]),
 		history_root: mth(blocks.map((b) => leafH(b.hash))), valset_hash: valsetHash,
 	};
 	const hex = encHeader(h);
@@ -188,8 +198,10 @@ function produce() {
 	txs.forEach((t, i) => {
 		const { next, receipt } = execute(state, t);
 		state = next;
-		b.txs.push({ ...t, index: i, receipt });
+		b.txs.push({ ...t, index: i, receipt, rbytes: encReceipt(t.idBuf, receipt) });
 	});
+	b.rleaves = b.txs.map((t) => leafH(receiptHash(t.rbytes)));
+	b.resultsRoot = mth(b.rleaves);
 	stateAt[height] = state;
 	blocks.push(b);
 	let seq = 0;
@@ -219,6 +231,17 @@ function txJSON(t, b) {
 		o.receipt = t.receipt;
 		o.proof = { leaf: t.id, index: t.index, tree_size: leaves.length, path: mpath(t.index, leaves).map(toHex), tx_root: toHex(b.h.tx_root) };
 		o.block = blockJSON(b);
+		o.receipt_hex = toHex(t.rbytes);
+		// Header b+1 executes block b: it carries R(b) as its results_root.
+		const c = blocks[b.h.height + 1];
+		if (c) {
+			const header = blockJSON(c);
+			delete header.txs;
+			o.receipt_proof = { receipt_hex: o.receipt_hex, leaf: toHex(receiptHash(t.rbytes)), index: t.index, tree_size: b.rleaves.length,
+				path: mpath(t.index, b.rleaves).map(toHex), results_root: toHex(b.resultsRoot), header };
+		} else {
+			o.receipt_proof = 'pending';
+		}
 	}
 	return o;
 }

@@ -234,6 +234,225 @@ test('one changed hex digit anywhere in the proof is refused', async () => {
 	assert.match((await vf.verifyStateBundle(s, trust)).error, /different value/);
 });
 
+// ---- receipts: the receipt_proof of /v1/tx (docs/PROTOCOL.md §14.7) -----------
+// Tx 1 of block 5: its receipt under R(5), carried directly by header 6
+// (exec_height 5) or under the range root of header 8 (parent 7 executed up
+// to 4, so 8 executes 5..7); header 6' commits a results root holding a
+// receipt of tx 0 at tx 1's place. All made by gen_vectors.c.
+
+function receiptProof(kind = 'direct') {
+	const header = kind === 'range' ?
+		{ height: 8, hash: V.rc_range_header_hash, header_hex: V.rc_range_header_hex, qc: { hex: V.rc_range_qc_hex } } :
+		{ height: 6, hash: V.rc_direct_header_hash, header_hex: V.rc_direct_header_hex, qc: { hex: V.rc_direct_qc_hex } };
+	const rp = { receipt_hex: V.receipt1_hex, index: 1, tree_size: 3, path: [...V.receipt1_path], results_root: V.results_root5, header };
+	if (kind === 'range')
+		rp.range = { first: 5, last: 7, index: 0, tree_size: 3, path: [...V.rc_range_path], parent_header_hex: V.rc_range_parent_hex };
+	return rp;
+}
+
+function receiptBundle(kind) {
+	const b = txBundle();
+	b.receipt_hex = V.receipt1_hex;
+	b.receipt_proof = receiptProof(kind);
+	return b;
+}
+
+async function refused(b, re) {
+	const r = await vf.verifyTxBundle(b, trust);
+	assert.equal(r.ok, false, `accepted; expected ${re}`);
+	assert.match(r.error, re);
+	assert.equal(r.receipt, null);
+	return r;
+}
+
+test('receipts: the parser reads the C encoding strictly', () => {
+	const r1 = vf.parseReceipt(fromHex(V.receipt1_hex));
+	assert.equal(r1.tx_id, V.tx_id1);
+	assert.equal(r1.status, 'ok');
+	assert.equal(r1.error, '');
+	assert.equal(r1.gas_used, 149);
+	assert.deepEqual(r1.events, [{ name: 'put', value: 'alice', value_hex: '0405616c696365' }]);
+	assert.equal(r1.return, null);
+	const r0 = vf.parseReceipt(fromHex(V.receipt0_hex));
+	assert.equal(r0.tx_id, V.tx_id0);
+	assert.equal(r0.status, 'failed');
+	assert.equal(r0.error, 'kv.put: value too large');
+	assert.equal(r0.gas_used, 57);
+	assert.deepEqual(r0.events, []);
+	// version 1, tx_id (32 bytes), then status at hex offset 66.
+	const at = (h, i, b) => h.slice(0, i) + b + h.slice(i + 2);
+	assert.throws(() => vf.parseReceipt(fromHex(at(V.receipt1_hex, 0, '02'))), /version 2/);
+	assert.throws(() => vf.parseReceipt(fromHex(at(V.receipt1_hex, 66, '02'))), /status 2/);
+	assert.throws(() => vf.parseReceipt(fromHex(at(V.receipt0_hex, 66, '00'))), /ok with an error/);
+	assert.throws(() => vf.parseReceipt(fromHex(at(V.receipt1_hex, 66, '01'))), /failed without an error/);
+	assert.throws(() => vf.parseReceipt(fromHex(V.receipt1_hex + '00')), /left after/);
+	assert.throws(() => vf.parseReceipt(fromHex(V.receipt1_hex.slice(0, -2))), /ends inside/);
+	assert.throws(() => vf.parseReceipt(fromHex(V.receipt1_hex.replace('03707574', '03507574'))), /invalid name/);
+	assert.throws(() => vf.parseReceipt(fromHex(V.receipt1_hex.slice(0, -2) + '09')), /return value is not one canonical value/);
+});
+
+test('receipts: a proof carried directly and one under a range root are accepted', async () => {
+	for (const [kind, height] of [['direct', 6], ['range', 8]]) {
+		const r = await vf.verifyTxBundle(receiptBundle(kind), trust);
+		assert.equal(r.error, null, kind);
+		assert.equal(r.ok, true);
+		assert.equal(r.tx.id, V.tx_id1);
+		assert.equal(r.receipt.status, 'ok');
+		assert.equal(r.receipt.gas_used, 149);
+		assert.equal(r.receipt.tx_id, V.tx_id1);
+		assert.equal(r.receipt.height, height);
+		assert.equal(r.receipt.header_hash, kind === 'range' ? V.rc_range_header_hash : V.rc_direct_header_hash);
+		assert.ok(r.steps.some((s) => /receipt: QC commits block/.test(s.text)), kind);
+		assert.ok(r.steps.some((s) => /receipt decodes and names this transaction: outcome ok, gas 149, 1 event/.test(s.text)));
+		if (kind === 'range') {
+			assert.deepEqual(r.receipt.range, [5, 7]);
+			assert.ok(r.steps.some((s) => /range proof: block 5's results root is leaf 0 of 3/.test(s.text)));
+		}
+	}
+	// The node need not repeat the block's results root, nor the top-level
+	// receipt_hex: the path alone fixes the root, checked against the header.
+	const b = receiptBundle('direct');
+	delete b.receipt_proof.results_root;
+	delete b.receipt_hex;
+	assert.equal((await vf.verifyTxBundle(b, trust)).ok, true);
+});
+
+test('receipts: "pending" or absent leaves the inclusion proven and the outcome unproven', async () => {
+	for (const rp of ['pending', undefined]) {
+		const b = txBundle();
+		if (rp !== undefined)
+			b.receipt_proof = rp;
+		const r = await vf.verifyTxBundle(b, trust);
+		assert.equal(r.ok, true);
+		assert.equal(r.receipt, null);
+		assert.match(r.steps.at(-1).text, /receipt not yet provable: no committed header executes block 5 yet/);
+	}
+	const b = txBundle();
+	b.receipt_proof = 'later';
+	await refused(b, /receipt_proof is neither an object nor "pending"/);
+});
+
+test('receipts: each broken receipt proof is refused with a reason', async () => {
+	let b;
+	// A receipt byte changed (here the gas), where the node shows it too and
+	// where it shows the original at the top level.
+	const gas = V.receipt1_hex.indexOf('950101');
+	b = receiptBundle('direct');
+	b.receipt_proof.receipt_hex = b.receipt_hex = V.receipt1_hex.slice(0, gas) + '96' + V.receipt1_hex.slice(gas + 2);
+	await refused(b, /inclusion proof does not lead from receipt [0-9a-f]{16}… \(leaf 1 of 3\) to the block's results_root 9bbbb9b44dd2cfab…/);
+	b = receiptBundle('direct');
+	b.receipt_proof.receipt_hex = b.receipt_hex.slice(0, gas) + '96' + b.receipt_hex.slice(gas + 2);
+	await refused(b, /the node shows a receipt \(receipt_hex\) other than the one it proves/);
+	// Without results_root in the answer, the root the path reaches is
+	// checked against the header's.
+	b = receiptBundle('direct');
+	delete b.receipt_hex;
+	delete b.receipt_proof.results_root;
+	b.receipt_proof.receipt_hex = V.receipt1_hex.slice(0, gas) + '96' + V.receipt1_hex.slice(gas + 2);
+	await refused(b, /block 5's results root [0-9a-f]{16}… is not the results_root 9bbbb9b44dd2cfab… of header 6/);
+	// A path hash changed.
+	for (let i = 0; i < V.receipt1_path.length; i++) {
+		b = receiptBundle('direct');
+		b.receipt_proof.path[i] = flipHexChar(b.receipt_proof.path[i], rnd(64));
+		await refused(b, /receipt: inclusion proof does not lead from receipt/);
+	}
+	b = receiptBundle('direct');
+	b.receipt_proof.path.pop();
+	await refused(b, /receipt: inclusion path has the wrong length for leaf 1 of 3/);
+	// A wrong index (the receipt's, the range's).
+	b = receiptBundle('direct');
+	b.receipt_proof.index = 0;
+	await refused(b, /receipt proof is for leaf 0 of 3, the transaction is leaf 1 of 3 of block 5/);
+	b = receiptBundle('direct');
+	b.receipt_proof.tree_size = 4;
+	await refused(b, /receipt proof is for leaf 1 of 4/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.index = 1;
+	await refused(b, /range\.index is 1, block 5 is leaf 0 of the range 5\.\.7/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.tree_size = 4;
+	await refused(b, /range\.tree_size is 4, the range 5\.\.7 has 3 blocks/);
+	// The carrier header's results root is not the block's.
+	b = receiptBundle('direct');
+	b.receipt_proof.header = { height: 6, header_hex: V.rc_wrongid_header_hex, qc: { hex: V.rc_wrongid_qc_hex } };
+	await refused(b, /receipt: block 5's results root 9bbbb9b44dd2cfab… is not the results_root 3a3f5fda0e7f51a1… of header 6, which executes it/);
+	// The range: parent header changed (its parent_hash field, so it still
+	// decodes; then cut short), first/last/path wrong.
+	b = receiptBundle('range');
+	const ph = b.receipt_proof.range.parent_header_hex;
+	const pat = ph.indexOf('6666');
+	b.receipt_proof.range.parent_header_hex = ph.slice(0, pat) + '67' + ph.slice(pat + 2);
+	await refused(b, /receipt: the range's parent header \(hash [0-9a-f]{16}…\) is not the parent of header 8/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.parent_header_hex = ph.slice(0, -2);
+	await refused(b, /receipt: the range's parent header does not decode/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.parent_header_hex = V.header_hex;
+	await refused(b, /is not the parent of header 8/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.first = 6;
+	await refused(b, /range\.first is 6, but the parent header executed up to 4/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.last = 8;
+	await refused(b, /range\.last is 8, header 8 executes up to 7/);
+	b = receiptBundle('range');
+	b.receipt_proof.range.path[1] = flipHexChar(b.receipt_proof.range.path[1], rnd(64));
+	await refused(b, /receipt: range path does not lead from block 5's results root \(leaf 0 of 3\) to the range root 56332d5d04d7d0e7… of header 8/);
+	// The range is needed (header 8 executes 5..7) but missing; a range
+	// with a header that executes one block only.
+	b = receiptBundle('range');
+	delete b.receipt_proof.range;
+	await refused(b, /header 8 executes up to block 7, not block 5 alone, and receipt_proof\.range .* is missing/);
+	b = receiptBundle('direct');
+	b.receipt_proof.range = receiptProof('range').range;
+	await refused(b, /receipt: the range's parent header .* is not the parent of header 6/);
+	// A receipt of another transaction, correctly under a certified root.
+	b = receiptBundle('direct');
+	delete b.receipt_hex;
+	Object.assign(b.receipt_proof, {
+		receipt_hex: V.wrongid_receipt_hex, path: [...V.wrongid_path], results_root: V.wrongid_results_root,
+		header: { height: 6, header_hex: V.rc_wrongid_header_hex, qc: { hex: V.rc_wrongid_qc_hex } },
+	});
+	await refused(b, new RegExp(`receipt is for tx ${V.tx_id0.slice(0, 16)}…, not ${V.tx_id1.slice(0, 16)}…`));
+	// The carrier header is certified like a block; it is not the node's word.
+	b = receiptBundle('direct');
+	b.receipt_proof.header.qc.hex = V.qc_hex;
+	await refused(b, /receipt: the header carrying its results root: QC commits/);
+	b = receiptBundle('direct');
+	b.receipt_proof.header.hash = V.header_hash;
+	await refused(b, /receipt: the header's field "hash" differs/);
+	b = receiptBundle('direct');
+	delete b.receipt_proof.header;
+	await refused(b, /receipt: the header carrying its results root: no header_hex/);
+});
+
+test('receipts: one changed hex digit anywhere in a receipt proof is refused', async () => {
+	const fields = [
+		['receipt_hex', (b) => b.receipt_proof],
+		['results_root', (b) => b.receipt_proof],
+		['header_hex', (b) => b.receipt_proof.header],
+		['hex', (b) => b.receipt_proof.header.qc],
+		['parent_header_hex', (b) => b.receipt_proof.range],
+	];
+	for (let round = 0; round < 40; round++) {
+		const b = receiptBundle('range');
+		delete b.receipt_hex;
+		const [key, get] = fields[rnd(fields.length)];
+		const o = get(b);
+		const at = rnd(o[key].length);
+		o[key] = flipHexChar(o[key], at);
+		const r = await vf.verifyTxBundle(b, trust);
+		assert.equal(r.ok, false, `tampered ${key} at ${at} was accepted (seed ${seed})`);
+	}
+	for (let round = 0; round < 10; round++) {
+		const b = receiptBundle('range');
+		const p = rnd(2) ? b.receipt_proof.path : b.receipt_proof.range.path;
+		const i = rnd(p.length);
+		p[i] = flipHexChar(p[i], rnd(64));
+		assert.equal((await vf.verifyTxBundle(b, trust)).ok, false, `seed ${seed}`);
+	}
+});
+
 // ---- across epochs: tests/e2e/epoch_vectors.mjs (gen_epoch_vectors.c) ----------
 // Epoch 0 (4 keys) -> 1 (5 keys) at end block 10, committed through suffix
 // headers 11, 12 (qc.chain); 1 -> 2 (4 keys) at end block 20; block 25 of
